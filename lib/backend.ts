@@ -1,0 +1,140 @@
+/**
+ * Backend choice. WebGPU on a hardware adapter; without one, the fastest backend that can run the
+ * actual workload, measured at start (tfjs wasm lacks some gradient kernels, e.g.
+ * Conv2DBackpropFilter, so a candidate that throws on the probe is skipped).
+ */
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { UserError } from "./errors.ts";
+
+export type BackendName = "webgpu" | "wasm" | "cpu";
+export type BackendChoice = "auto" | BackendName;
+export const BACKEND_CHOICES: readonly BackendChoice[] = ["auto", "webgpu", "wasm", "cpu"];
+
+export interface BackendInfo {
+  backend: BackendName;
+  /** Adapter description (WebGPU), or the CPU path used. */
+  adapter: string;
+  /** How the choice was made, with the measured timings when it was measured. */
+  reason: string;
+}
+
+// tfjs prints a hint to install tfjs-node when it thinks it runs in Node; under Deno that is noise.
+tf.env().set("IS_NODE", false);
+tf.env().set("PROD", true);
+
+const WASM_DIR = new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url);
+let wasmPathsSet = false;
+
+interface AdapterFacts {
+  description: string;
+  fallback: boolean;
+}
+
+let adapterFacts: AdapterFacts | null | undefined;
+
+/** The WebGPU adapter, if any (Deno needs --unstable-webgpu for navigator.gpu). */
+export async function webgpuAdapter(): Promise<AdapterFacts | null> {
+  if (adapterFacts !== undefined) return adapterFacts;
+  // deno-lint-ignore no-explicit-any
+  const gpu = (navigator as any).gpu;
+  if (!gpu) return (adapterFacts = null);
+  try {
+    const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) return (adapterFacts = null);
+    const info = adapter.info ?? {};
+    const description = [info.description, info.vendor && `vendor ${info.vendor}`]
+      .filter(Boolean).join(", ") || "unknown adapter";
+    const fallback = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader/i.test(description);
+    return (adapterFacts = { description, fallback });
+  } catch {
+    return (adapterFacts = null);
+  }
+}
+
+async function activate(name: BackendName): Promise<boolean> {
+  if (name === "wasm" && !wasmPathsSet) {
+    // Emscripten under Deno reads the .wasm file by path.
+    setWasmPaths(decodeURIComponent(WASM_DIR.pathname));
+    wasmPathsSet = true;
+  }
+  try {
+    const ok = await tf.setBackend(name);
+    await tf.ready();
+    return ok && tf.getBackend() === name;
+  } catch {
+    return false;
+  }
+}
+
+function describe(name: BackendName, facts: AdapterFacts | null): string {
+  if (name === "webgpu") return facts?.description ?? "webgpu";
+  if (name === "wasm") return `cpu via tfjs wasm (XNNPACK, simd ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT")})`;
+  return "cpu via tfjs cpu (plain JS)";
+}
+
+/** Median wall time of a few calls of `probe`, after one warm-up call. */
+async function timeProbe(probe: () => Promise<void>, reps: number): Promise<number> {
+  await probe();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await probe();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/**
+ * Selects and initialises a backend. With "auto": WebGPU on a hardware adapter; otherwise each
+ * candidate runs `probe` (the real workload, e.g. one Langevin step) and the fastest that works wins.
+ */
+export async function initBackend(
+  choice: BackendChoice,
+  probe?: () => Promise<void>,
+  reps = 3,
+): Promise<BackendInfo> {
+  if (!BACKEND_CHOICES.includes(choice)) {
+    throw new UserError(`unknown backend '${choice}'; use one of ${BACKEND_CHOICES.join(", ")}`);
+  }
+  const facts = await webgpuAdapter();
+  if (choice !== "auto") {
+    if (choice === "webgpu" && !facts) {
+      throw new UserError(
+        "no WebGPU adapter found; install Debian's mesa-vulkan-drivers for a software adapter, " +
+          "or pick --backend wasm|cpu",
+      );
+    }
+    if (!(await activate(choice))) throw new UserError(`backend '${choice}' failed to initialise`);
+    return { backend: choice, adapter: describe(choice, facts), reason: "chosen with --backend" };
+  }
+  if (facts && !facts.fallback && (await activate("webgpu"))) {
+    return { backend: "webgpu", adapter: facts.description, reason: "hardware WebGPU adapter" };
+  }
+  const candidates: BackendName[] = facts ? ["wasm", "webgpu", "cpu"] : ["wasm", "cpu"];
+  const timings: string[] = [];
+  let best: { name: BackendName; ms: number } | null = null;
+  for (const name of candidates) {
+    if (!(await activate(name))) {
+      timings.push(`${name}: unavailable`);
+      continue;
+    }
+    if (!probe) {
+      best = { name, ms: 0 };
+      break;
+    }
+    try {
+      const ms = await timeProbe(probe, reps);
+      timings.push(`${name}: ${ms.toFixed(1)} ms`);
+      if (!best || ms < best.ms) best = { name, ms };
+    } catch (err) {
+      timings.push(`${name}: fails (${(err as Error).message.split("\n")[0]})`);
+    }
+  }
+  if (!best) throw new UserError(`no backend can run this workload (${timings.join("; ")})`);
+  if (!(await activate(best.name))) throw new UserError(`backend '${best.name}' failed to re-initialise`);
+  const reason = probe ? `fastest measured on this workload: ${timings.join(", ")}` : "first available";
+  return { backend: best.name, adapter: describe(best.name, facts), reason };
+}

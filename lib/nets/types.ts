@@ -1,0 +1,50 @@
+/** The energy-network contract shared by the 2D MLP and the image ResNet. */
+import type * as tf from "@tensorflow/tfjs";
+
+export type Activation = "lrelu" | "swish";
+
+export interface MlpConfig {
+  kind: "mlp";
+  /** Data dimension (2 for the toy densities). */
+  inputDim: number;
+  /** Hidden width. */
+  width: number;
+  /** Number of hidden layers. */
+  depth: number;
+  /** Width of the sinusoidal time embedding. */
+  tembDim: number;
+  activation: Activation;
+  spectralNorm: boolean;
+}
+
+export interface ResNetConfig {
+  kind: "resnet";
+  imageSize: number;
+  channels: number;
+  ch: number;
+  chMult: number[];
+  numResBlocks: number;
+  /** Self-attention at the 16x16 resolution. */
+  attention: boolean;
+  activation: Activation;
+  spectralNorm: boolean;
+}
+
+export type NetConfig = MlpConfig | ResNetConfig;
+
+/**
+ * f(y, t): a scalar per example, the unnormalised log-density at level t (higher is more likely).
+ * Parameters and buffers are named so checkpoints and optimizers can address them stably.
+ */
+export interface EnergyNet {
+  readonly config: NetConfig;
+  /** Trainable parameters, by stable name. */
+  readonly params: Map<string, tf.Variable>;
+  /** Non-trainable state saved in checkpoints (spectral-norm power-iteration vectors). */
+  readonly buffers: Map<string, tf.Variable>;
+  /** y: [B, ...dataShape] float32; t: [B] int32 level indices. Returns [B]. */
+  energy(y: tf.Tensor, t: tf.Tensor): tf.Tensor1D;
+  /** One power iteration per spectral-normalised weight (training steps only); no-op without it. */
+  updateSpectralNorm(): void;
+  dispose(): void;
+}

@@ -1,0 +1,99 @@
+/**
+ * Noise schedules as plain data, computed once from config (Gao et al. 2021, Sec. 3 and App. B).
+ *
+ * Levels t = 0..T. Forward step: x_{t+1} = alphas[t+1] x_t + sigmas[t+1] eps, with
+ * alphas = sqrt(1 - sigmas^2). Marginal: x_t = alphasCum[t] x_0 + sigmasCum[t] eps.
+ * Level t's Langevin step size: stepSizes[t] = b^2 (sigmasCum[t] / sigmasCum[0]) sigmas[t+1]^2.
+ */
+import { UserError } from "./errors.ts";
+
+export type ScheduleKind = "drl" | "cosine";
+export const SCHEDULE_KINDS: readonly ScheduleKind[] = ["drl", "cosine"];
+
+export interface Schedule {
+  kind: ScheduleKind;
+  T: number;
+  /** b^2, the Langevin step-size multiplier. */
+  b2: number;
+  /** Length T+1: per-step noise levels. */
+  sigmas: number[];
+  /** Length T+1: sqrt(1 - sigmas^2). */
+  alphas: number[];
+  /** Length T+1: cumulative products of alphas. */
+  alphasCum: number[];
+  /** Length T+1: sqrt(1 - alphasCum^2). */
+  sigmasCum: number[];
+  /** Length T: squared Langevin step size s_t^2 of level t. */
+  stepSizes: number[];
+}
+
+export interface ScheduleConfig {
+  kind: ScheduleKind;
+  T: number;
+  b2: number;
+}
+
+/**
+ * The official DRL schedule: DDPM's 1000 linear betas (1e-4 to 0.02) plus a final beta of 1; level
+ * boundaries at i * (1000 // ((T-1)*2)) for i < T, then 999; each alpha is the product of
+ * sqrt(1 - beta) between consecutive boundaries. Valid for 2 <= T <= 501 (the spacing is 0 beyond).
+ */
+export function drlAlphas(T: number): number[] {
+  if (!Number.isInteger(T) || T < 2 || T > 501) {
+    throw new UserError(`the drl schedule needs an integer T in [2, 501] (got ${T}); use --kind cosine`);
+  }
+  const betas = Array.from({ length: 1000 }, (_, i) => 1e-4 + (0.02 - 1e-4) * i / 999);
+  betas.push(1);
+  const sqrtAlphas = betas.map((b) => Math.sqrt(1 - b));
+  const spacing = Math.floor(1000 / ((T - 1) * 2));
+  const idx = [...Array.from({ length: T }, (_, i) => i * spacing), 999];
+  const prod = (from: number, to: number) => {
+    let p = 1;
+    for (let i = from; i < to; i++) p *= sqrtAlphas[i];
+    return p;
+  };
+  return idx.map((end, i) => prod(i === 0 ? 0 : idx[i - 1] + 1, end + 1));
+}
+
+/** logSNR bounds of the cosine schedule: sigmasCum from 0.01 (as DRL's level 0) to about 0.9999. */
+const COSINE_LOGSNR_MAX = Math.log((1 - 1e-4) / 1e-4);
+const COSINE_LOGSNR_MIN = -Math.log((1 - 1e-4) / 1e-4) - 1;
+
+/**
+ * Cosine log-SNR schedule (Nichol & Dhariwal 2021; Kingma et al. 2021): logSNR(u) = -2 log tan(a u + b),
+ * sampled at u = t / T. Valid for every T >= 1. Near u = 0, sigmasCum^2 ~ (a u + b)^2, so the first step
+ * adds variance ~ 2ab/T; it exceeds level 0's b^2 only while b < a / ((sqrt(2) - 1) T). Level 0's noise
+ * is therefore 0.01 (as DRL's) up to T of about 300 and shrinks as 3/T beyond, keeping sigmas increasing.
+ */
+export function cosineAlphas(T: number): number[] {
+  if (!Number.isInteger(T) || T < 1 || T > 100000) {
+    throw new UserError(`the cosine schedule needs an integer T >= 1 (got ${T})`);
+  }
+  const b = Math.min(Math.atan(Math.exp(-COSINE_LOGSNR_MAX / 2)), 3 / T);
+  const a = Math.atan(Math.exp(-COSINE_LOGSNR_MIN / 2)) - b;
+  const alphaCum = (u: number) => {
+    const logsnr = -2 * Math.log(Math.tan(a * u + b));
+    return Math.sqrt(1 / (1 + Math.exp(-logsnr)));
+  };
+  const cum = Array.from({ length: T + 1 }, (_, t) => alphaCum(t / T));
+  return cum.map((c, t) => (t === 0 ? c : c / cum[t - 1]));
+}
+
+/** The schedule for a config; the same config always gives the same numbers. */
+export function makeSchedule(config: ScheduleConfig): Schedule {
+  const { kind, T, b2 } = config;
+  if (!(b2 > 0) || !Number.isFinite(b2)) throw new UserError(`b2 must be a positive number (got ${b2})`);
+  let alphas: number[];
+  if (kind === "drl") alphas = drlAlphas(T);
+  else if (kind === "cosine") alphas = cosineAlphas(T);
+  else throw new UserError(`unknown schedule kind '${kind}'; use one of ${SCHEDULE_KINDS.join(", ")}`);
+  const sigmas = alphas.map((a) => Math.sqrt(1 - a * a));
+  const alphasCum: number[] = [];
+  alphas.forEach((a, t) => alphasCum.push(t === 0 ? a : alphasCum[t - 1] * a));
+  const sigmasCum = alphasCum.map((a) => Math.sqrt(1 - a * a));
+  const stepSizes = Array.from(
+    { length: T },
+    (_, t) => b2 * (sigmasCum[t] / sigmasCum[0]) * sigmas[t + 1] ** 2,
+  );
+  return { kind, T, b2, sigmas, alphas, alphasCum, sigmasCum, stepSizes };
+}
