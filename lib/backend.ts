@@ -20,8 +20,8 @@ export interface BackendInfo {
   reason: string;
 }
 
-// tfjs prints a hint to install tfjs-node when it thinks it runs in Node; under Deno that is noise.
-tf.env().set("IS_NODE", false);
+// PROD silences tfjs's hint to install tfjs-node (it sees Deno as Node); IS_NODE must stay on so
+// the wasm backend loads its single-threaded build from the file system.
 tf.env().set("PROD", true);
 
 const WASM_DIR = new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url);
@@ -55,7 +55,7 @@ export async function webgpuAdapter(): Promise<AdapterFacts | null> {
 
 async function activate(name: BackendName): Promise<boolean> {
   if (name === "wasm" && !wasmPathsSet) {
-    // Emscripten under Deno reads the .wasm file by path.
+    // In Node mode, emscripten reads the .wasm file by path.
     setWasmPaths(decodeURIComponent(WASM_DIR.pathname));
     wasmPathsSet = true;
   }

@@ -1,0 +1,37 @@
+/**
+ * The results database (one schema, SQLite or PostgreSQL): runs, per-step metrics, evaluations
+ * and artifacts. Open it with openResultsDb (or openResultsDbOrFallback in a training run).
+ */
+export type {
+  ArtifactRow,
+  DbKind,
+  EvaluationRow,
+  MetricRow,
+  NewRun,
+  ResultsDb,
+  RunBundle,
+  RunFilter,
+  RunRecord,
+  RunStatus,
+} from "./types.ts";
+export { RUN_STATUSES } from "./types.ts";
+export {
+  DatabaseUnavailableError,
+  dbOptionsFor,
+  type DbTarget,
+  DEFAULT_DB_PATH,
+  type OpenOptions,
+  openResultsDb,
+  openResultsDbOrFallback,
+  redactUrl,
+  resolveDbTarget,
+} from "./open.ts";
+export { SCHEMA_VERSION } from "./migrations.ts";
+export { decodeExportFile, encodeExportFile } from "./bundle_file.ts";
+export {
+  exportRuns,
+  importBundles,
+  type ImportSummary,
+  type SyncSummary,
+  syncRuns,
+} from "./transfer.ts";

@@ -1,0 +1,81 @@
+/**
+ * The 2D energy net: an MLP conditioned on the level t the way the DRL ResNet is
+ * (Gao et al. 2021, net_res_temb2):
+ *
+ *   temb = act(dense0(sinusoid(t, tembDim)))
+ *   h_0 = y;  h_l = act(W_l h_{l-1} + proj_l(temb)),  l = 1..depth   (width each)
+ *   f(y, t) = < h_depth, head(temb) >
+ *
+ * Each layer's time projection doubles as its bias, and all `depth` projections are one matmul;
+ * the time-dependent head lets each level have its own energy scale. Few, small ops: this runs tens
+ * of thousands of times per training run on CPU.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { UserError } from "../errors.ts";
+import type { Rng } from "../rng.ts";
+import type { EnergyNet, MlpConfig } from "./types.ts";
+import { activate, dense, ParamFactory, timestepEmbedding } from "./layers.ts";
+
+function validate(c: MlpConfig): void {
+  const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
+  if (!positiveInt(c.inputDim)) {
+    throw new UserError(`inputDim must be a positive integer, got ${c.inputDim}`);
+  }
+  if (!positiveInt(c.width)) {
+    throw new UserError(`width must be a positive integer, got ${c.width}`);
+  }
+  if (!positiveInt(c.depth)) {
+    throw new UserError(`depth must be a positive integer, got ${c.depth}`);
+  }
+  if (!Number.isInteger(c.tembDim) || c.tembDim < 4) {
+    throw new UserError(`tembDim must be an integer >= 4, got ${c.tembDim}`);
+  }
+  if (c.activation !== "lrelu" && c.activation !== "swish") {
+    throw new UserError(`activation must be lrelu or swish, got '${c.activation}'`);
+  }
+}
+
+export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
+  validate(config);
+  const cfg: MlpConfig = Object.freeze({ ...config });
+  const { inputDim, width, depth, tembDim, activation } = cfg;
+  const act = (x: tf.Tensor) => activate(x, activation);
+  const f = new ParamFactory(rng, cfg.spectralNorm);
+
+  // Creation order fixes the parameter stream: keep it stable.
+  const temb0 = f.dense("temb.dense0", tembDim, tembDim);
+  const tembProj = f.dense("temb.proj", tembDim, depth * width, { blocks: depth });
+  const hidden = Array.from(
+    { length: depth },
+    (_, l) => f.dense(`hidden${l}`, l === 0 ? inputDim : width, width, { bias: false }),
+  );
+  // As in the ResNet head, the output's time vector is not normalised: it sets the energy scale.
+  const head = f.dense("head", tembDim, width, { spectralNorm: false });
+
+  const energy = (y: tf.Tensor, t: tf.Tensor): tf.Tensor1D => {
+    if (y.rank !== 2 || y.shape[1] !== inputDim) {
+      throw new Error(`mlp energy expects y [B, ${inputDim}], got [${y.shape}]`);
+    }
+    if (t.rank !== 1 || t.shape[0] !== y.shape[0]) {
+      throw new Error(`mlp energy expects t [${y.shape[0]}], got [${t.shape}]`);
+    }
+    return tf.tidy(() => {
+      const temb = act(dense(timestepEmbedding(t, tembDim), temb0));
+      const proj = depth === 1
+        ? [dense(temb, tembProj)]
+        : tf.split(dense(temb, tembProj), depth, 1);
+      let h: tf.Tensor = y;
+      for (let l = 0; l < depth; l++) h = act(tf.add(dense(h, hidden[l]), proj[l]));
+      return tf.sum(tf.mul(h, dense(temb, head)), 1) as tf.Tensor1D;
+    });
+  };
+
+  return {
+    config: cfg,
+    params: f.params,
+    buffers: f.buffers,
+    energy,
+    updateSpectralNorm: () => f.updateSpectralNorm(),
+    dispose: () => f.dispose(),
+  };
+}

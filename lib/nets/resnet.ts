@@ -1,0 +1,205 @@
+/**
+ * The image energy net: the official DRL `net_res_temb2` (Gao et al. 2021, network.py), as
+ * ../shared/bench/SPEC.md describes it, without normalization layers:
+ *
+ *   temb = dense1(act(dense0(sinusoid(t, ch))))                       [B, 4ch]
+ *   h = conv_in(x); per level l: numResBlocks residual blocks of width ch*chMult[l]
+ *       (+ self-attention after each block at 16x16), then a 2x2 average pool (not after the last)
+ *   f(x, t) = < sum_{H,W} relu(h), dense2(act(temb)) >
+ *
+ * Residual block: h = conv1(act(x)) + temb_proj(act(temb)); h = conv2(act(h)); out = skip(x) + h,
+ * with a 1x1 conv skip when the width changes. Input NHWC.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { UserError } from "../errors.ts";
+import type { Rng } from "../rng.ts";
+import type { EnergyNet, ResNetConfig } from "./types.ts";
+import {
+  activate,
+  convNoBias,
+  dense,
+  type Layer,
+  ParamFactory,
+  timestepEmbedding,
+} from "./layers.ts";
+
+/** The resolution where the optional self-attention sits (as in DDPM and DRL). */
+export const ATTENTION_RESOLUTION = 16;
+
+interface ResBlock {
+  conv1: Layer;
+  tembProj: Layer;
+  conv2: Layer;
+  skip?: Layer;
+  attention?: Attention;
+}
+
+/** DDPM's AttnBlock (Ho et al. 2020) without its group norm: one head over all H*W positions. */
+interface Attention {
+  qkv: Layer;
+  projOut: Layer;
+}
+
+/** Spatial sizes per level: a 2x2 pool with ceil between levels (28 -> 14 -> 7 -> 4). */
+export function levelResolutions(imageSize: number, levels: number): number[] {
+  const sizes = [imageSize];
+  for (let l = 1; l < levels; l++) sizes.push(Math.ceil(sizes[l - 1] / 2));
+  return sizes;
+}
+
+function validate(c: ResNetConfig): void {
+  const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
+  if (!positiveInt(c.imageSize)) {
+    throw new UserError(`imageSize must be a positive integer, got ${c.imageSize}`);
+  }
+  if (!positiveInt(c.channels)) {
+    throw new UserError(`channels must be a positive integer, got ${c.channels}`);
+  }
+  if (!Number.isInteger(c.ch) || c.ch < 4) {
+    throw new UserError(`ch must be an integer >= 4, got ${c.ch}`);
+  }
+  if (c.chMult.length === 0 || !c.chMult.every(positiveInt)) {
+    throw new UserError(`chMult must be a non-empty list of positive integers, got [${c.chMult}]`);
+  }
+  if (!positiveInt(c.numResBlocks)) {
+    throw new UserError(`numResBlocks must be a positive integer, got ${c.numResBlocks}`);
+  }
+  if (c.activation !== "lrelu" && c.activation !== "swish") {
+    throw new UserError(`activation must be lrelu or swish, got '${c.activation}'`);
+  }
+  const sizes = levelResolutions(c.imageSize, c.chMult.length);
+  if (c.attention && !sizes.includes(ATTENTION_RESOLUTION)) {
+    throw new UserError(
+      `attention sits at ${ATTENTION_RESOLUTION}x${ATTENTION_RESOLUTION}, which this net never reaches ` +
+        `(resolutions ${sizes.join(", ")}); turn attention off or change imageSize/chMult`,
+    );
+  }
+}
+
+/**
+ * 2x2 average pool, stride 2, ceil for odd sizes: an edge window averages only the pixels inside
+ * the image (PyTorch avg_pool2d(ceil_mode=True), TF 'SAME'). Done as zero padding, a 'valid' pool
+ * and a constant rescale of the edge windows, so every backend computes the same thing.
+ */
+export function avgPoolCeil(x: tf.Tensor4D): tf.Tensor4D {
+  const [, h, w] = x.shape;
+  if (h % 2 === 0 && w % 2 === 0) return tf.avgPool(x, 2, 2, "valid");
+  const pooled = tf.avgPool(tf.pad(x, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]]), 2, 2, "valid");
+  const oh = Math.ceil(h / 2), ow = Math.ceil(w / 2);
+  const rescale = new Float32Array(oh * ow);
+  for (let i = 0; i < oh; i++) {
+    for (let j = 0; j < ow; j++) {
+      const rows = 2 * i + 1 < h ? 2 : 1, cols = 2 * j + 1 < w ? 2 : 1;
+      rescale[i * ow + j] = 4 / (rows * cols);
+    }
+  }
+  return tf.mul(pooled, tf.tensor4d(rescale, [1, oh, ow, 1]));
+}
+
+export function createResNet(config: ResNetConfig, rng: Rng): EnergyNet {
+  validate(config);
+  const cfg: ResNetConfig = Object.freeze({
+    ...config,
+    chMult: Object.freeze([...config.chMult]),
+  }) as ResNetConfig;
+  const { ch, chMult, numResBlocks, activation, channels, imageSize } = cfg;
+  const act = (x: tf.Tensor) => activate(x, activation);
+  const tembDim = 4 * ch;
+  const f = new ParamFactory(rng, cfg.spectralNorm);
+
+  // Creation order fixes the parameter stream: keep it stable.
+  const temb0 = f.dense("temb.dense0", ch, tembDim);
+  const temb1 = f.dense("temb.dense1", tembDim, tembDim);
+  // The head's time vector is never normalised in the official code: it sets the energy's scale.
+  const tembOut = f.dense("temb.dense2", tembDim, ch * chMult[chMult.length - 1], {
+    spectralNorm: false,
+  });
+  const convIn = f.conv("conv_in", 3, channels, ch);
+
+  const sizes = levelResolutions(imageSize, chMult.length);
+  const levels: ResBlock[][] = [];
+  let width = ch;
+  chMult.forEach((mult, l) => {
+    const blocks: ResBlock[] = [];
+    const out = ch * mult;
+    for (let b = 0; b < numResBlocks; b++) {
+      const prefix = `level${l}.block${b}`;
+      const block: ResBlock = {
+        conv1: f.conv(`${prefix}.conv1`, 3, width, out),
+        tembProj: f.dense(`${prefix}.temb_proj`, tembDim, out),
+        conv2: f.conv(`${prefix}.conv2`, 3, out, out, { initScale: 0 }),
+        skip: width !== out ? f.conv(`${prefix}.skip`, 1, width, out) : undefined,
+      };
+      if (cfg.attention && sizes[l] === ATTENTION_RESOLUTION) {
+        // The official attention layers are never spectrally normalised.
+        block.attention = {
+          qkv: f.dense(`level${l}.attn${b}.qkv`, out, 3 * out, { spectralNorm: false, blocks: 3 }),
+          projOut: f.dense(`level${l}.attn${b}.proj_out`, out, out, {
+            initScale: 0,
+            spectralNorm: false,
+          }),
+        };
+      }
+      blocks.push(block);
+      width = out;
+    }
+    levels.push(blocks);
+  });
+
+  const resBlock = (x: tf.Tensor4D, actTemb: tf.Tensor2D, block: ResBlock): tf.Tensor4D => {
+    const out = block.conv1.bias!.shape[0];
+    // conv1's bias rides on the small [B, C] time projection instead of the full feature map.
+    const tBias = tf.add(dense(actTemb, block.tembProj), block.conv1.bias!);
+    let h: tf.Tensor = tf.add(convNoBias(act(x), block.conv1), tf.reshape(tBias, [-1, 1, 1, out]));
+    h = convNoBias(act(h), block.conv2);
+    const skip = block.skip ? convNoBias(x, block.skip) : x;
+    const bias = block.skip ? tf.add(block.conv2.bias!, block.skip.bias!) : block.conv2.bias!;
+    return tf.add(tf.add(skip, h), bias);
+  };
+
+  const attention = (x: tf.Tensor4D, a: Attention): tf.Tensor4D => {
+    const [b, hh, ww, c] = x.shape;
+    const qkv = tf.reshape(dense(tf.reshape(x, [b * hh * ww, c]), a.qkv), [b, hh * ww, 3 * c]);
+    const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
+    const weights = tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(c)));
+    const h = dense(tf.reshape(tf.matMul(weights, v), [b * hh * ww, c]), a.projOut);
+    return tf.add(x, tf.reshape(h, [b, hh, ww, c]));
+  };
+
+  const energy = (y: tf.Tensor, t: tf.Tensor): tf.Tensor1D => {
+    if (
+      y.rank !== 4 || y.shape[1] !== imageSize || y.shape[2] !== imageSize ||
+      y.shape[3] !== channels
+    ) {
+      throw new Error(
+        `resnet energy expects y [B, ${imageSize}, ${imageSize}, ${channels}], got [${y.shape}]`,
+      );
+    }
+    if (t.rank !== 1 || t.shape[0] !== y.shape[0]) {
+      throw new Error(`resnet energy expects t [${y.shape[0]}], got [${t.shape}]`);
+    }
+    return tf.tidy(() => {
+      const temb = dense(act(dense(timestepEmbedding(t, ch), temb0)), temb1);
+      const actTemb = act(temb) as tf.Tensor2D;
+      let h = tf.add(convNoBias(y, convIn), convIn.bias!) as tf.Tensor4D;
+      levels.forEach((blocks, l) => {
+        for (const block of blocks) {
+          h = resBlock(h, actTemb, block);
+          if (block.attention) h = attention(h, block.attention);
+        }
+        if (l !== levels.length - 1) h = avgPoolCeil(h);
+      });
+      const pooled = tf.sum(tf.relu(h), [1, 2]);
+      return tf.sum(tf.mul(pooled, dense(actTemb, tembOut)), 1) as tf.Tensor1D;
+    });
+  };
+
+  return {
+    config: cfg,
+    params: f.params,
+    buffers: f.buffers,
+    energy,
+    updateSpectralNorm: () => f.updateSpectralNorm(),
+    dispose: () => f.dispose(),
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Adam (Kingma & Ba 2015) with linear learning-rate warm-up and optional global-norm gradient
+ * clipping, and an exponential moving average of the weights. Written out (rather than tfjs's
+ * optimizer) so its whole state is named, checkpointable and warm-up can set the rate per step.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export interface AdamConfig {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Steps of linear warm-up from 0 to lr (0: none). */
+  warmup: number;
+  /** Clip gradients to this global L2 norm (0: off). */
+  gradClip: number;
+}
+
+export class Adam {
+  readonly m = new Map<string, tf.Variable>();
+  readonly v = new Map<string, tf.Variable>();
+  /** Number of updates applied so far. */
+  step = 0;
+
+  constructor(readonly params: Map<string, tf.Variable>, readonly config: AdamConfig) {
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  learningRate(step = this.step): number {
+    const { lr, warmup } = this.config;
+    return warmup > 0 ? lr * Math.min(1, (step + 1) / warmup) : lr;
+  }
+
+  /** Applies one update; returns the global gradient norm before clipping (a scalar tensor). */
+  apply(grads: Map<string, tf.Tensor>): tf.Scalar {
+    const { beta1, beta2, eps, gradClip } = this.config;
+    const lr = this.learningRate();
+    this.step++;
+    const bc1 = 1 - beta1 ** this.step;
+    const bc2 = 1 - beta2 ** this.step;
+    return tf.tidy(() => {
+      const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+      const scale = gradClip > 0 ? tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-12))) : null;
+      for (const [name, p] of this.params) {
+        let g = grads.get(name);
+        if (!g) continue;
+        if (scale) g = tf.mul(g, scale);
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
+        p.assign(tf.sub(p, tf.mul(update, lr)));
+      }
+      return norm;
+    });
+  }
+
+  dispose(): void {
+    tf.dispose([...this.m.values(), ...this.v.values()]);
+  }
+}
+
+/** Exponential moving average of parameters: shadow <- decay * shadow + (1 - decay) * param. */
+export class Ema {
+  readonly shadow = new Map<string, tf.Variable>();
+
+  constructor(readonly params: Map<string, tf.Variable>, readonly decay: number) {
+    for (const [name, p] of params) this.shadow.set(name, tf.variable(tf.clone(p), false));
+  }
+
+  update(): void {
+    tf.tidy(() => {
+      for (const [name, p] of this.params) {
+        const s = this.shadow.get(name)!;
+        s.assign(tf.add(tf.mul(s, this.decay), tf.mul(p, 1 - this.decay)));
+      }
+    });
+  }
+
+  /** Runs `fn` with the EMA weights swapped into the parameters, then restores them. */
+  async withEmaWeights<R>(fn: () => Promise<R>): Promise<R> {
+    const saved = new Map<string, tf.Tensor>();
+    for (const [name, p] of this.params) {
+      saved.set(name, tf.clone(p));
+      p.assign(this.shadow.get(name)!);
+    }
+    try {
+      return await fn();
+    } finally {
+      for (const [name, p] of this.params) p.assign(saved.get(name)!);
+      tf.dispose([...saved.values()]);
+    }
+  }
+
+  dispose(): void {
+    tf.dispose([...this.shadow.values()]);
+  }
+}

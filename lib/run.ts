@@ -1,0 +1,337 @@
+/**
+ * A training run end to end: backend choice, the run's folder and database row, the loop with
+ * per-level logs, checkpoints and the divergence guard, resume, and the final evaluation. A run
+ * that dies is marked failed; one interrupted by a signal is checkpointed and marked stopped.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
+import type { TrainConfig } from "./config.ts";
+import { dataSourceFor } from "./data/source.ts";
+import type { MetricRow, ResultsDb } from "./db/mod.ts";
+import { openResultsDbOrFallback } from "./db/mod.ts";
+import { UserError } from "./errors.ts";
+import { evaluateToy2dRun, evaluationRows } from "./eval_toy2d.ts";
+import { gitCommit } from "./git.ts";
+import { loadCheckpoint } from "./io/checkpoint.ts";
+import { createProgress } from "./io/progress.ts";
+import { countParams } from "./nets/mod.ts";
+import { Rng } from "./rng.ts";
+import { divergence, LEVEL_METRICS, LevelStats, makeTrainStep } from "./train.ts";
+import {
+  createTrainState,
+  disposeTrainState,
+  restoreTrainState,
+  saveTrainState,
+  type TrainState,
+} from "./train_state.ts";
+import { writeImageSamples } from "./eval_images.ts";
+
+export interface TrainOptions {
+  /** A new run's config (frozen). */
+  config?: TrainConfig;
+  /** Or the id of a run to continue from its last checkpoint. */
+  resume?: number;
+  /** On resume: train up to this many iterations in total (default: the run's own). */
+  iterations?: number;
+  backend: BackendChoice;
+  resultsDir: string;
+  /** SQLite file (default <resultsDir>/results.db); DATABASE_URL selects PostgreSQL. */
+  dbPath?: string;
+  log?: (line: string) => void;
+}
+
+export interface TrainSummary {
+  runId: number;
+  status: "completed" | "stopped";
+  steps: number;
+  secondsPerStep: number;
+  backend: BackendInfo;
+  evaluation: { name: string; value: number }[];
+  figures: string[];
+  checkpoint: string;
+  runDir: string;
+}
+
+export const CHECKPOINT_FILE = "checkpoint.ckpt";
+
+/** Fails early, with a clear message, when the results folder cannot be written. */
+async function ensureWritable(dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+    const probe = join(dir, `.write-test-${Deno.pid}`);
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (err) {
+    throw new UserError(
+      `cannot write to the results folder ${dir} (${(err as Error).name}); ` +
+        `make it writable or pick another one with --results DIR`,
+    );
+  }
+}
+
+/** One short training step on a throwaway model: the workload the backend choice is timed on. */
+function backendProbe(config: TrainConfig): { probe: () => Promise<void>; dispose: () => void } {
+  const probeConfig: TrainConfig = {
+    ...config,
+    langevin: { ...config.langevin, steps: 1 },
+    train: { ...config.train, batch: Math.min(config.train.batch, 16) },
+  };
+  const s = createTrainState(probeConfig);
+  const step = makeTrainStep(probeConfig, s.net, s.st, s.adam, s.ema, new Rng(1));
+  const shape = config.task === "toy2d"
+    ? [probeConfig.train.batch, 2]
+    : [probeConfig.train.batch, config.net.kind === "resnet" ? config.net.imageSize : 0, 0, 0];
+  if (config.net.kind === "resnet") {
+    shape.splice(1, 3, config.net.imageSize, config.net.imageSize, config.net.channels);
+  }
+  return {
+    probe: async () => {
+      const x = tf.zeros(shape);
+      await step(x);
+      x.dispose();
+    },
+    dispose: () => disposeTrainState(s),
+  };
+}
+
+export async function train(opts: TrainOptions): Promise<TrainSummary> {
+  const log = opts.log ?? ((line: string) => console.log(line));
+  await ensureWritable(opts.resultsDir);
+  const db = await openResultsDbOrFallback({
+    path: opts.dbPath ?? join(opts.resultsDir, "results.db"),
+    warn: log,
+  });
+  try {
+    return await trainWithDb(opts, db, log);
+  } finally {
+    await db.close();
+  }
+}
+
+async function trainWithDb(
+  opts: TrainOptions,
+  db: ResultsDb,
+  log: (line: string) => void,
+): Promise<TrainSummary> {
+  // Resolve the run: a new one, or an existing one with its last checkpoint.
+  let config: TrainConfig;
+  let runId: number;
+  let runDir: string;
+  let resumeFrom: string | null = null;
+  if (opts.resume !== undefined) {
+    const run = await db.getRun(opts.resume);
+    if (!run) {
+      throw new UserError(
+        `no run ${opts.resume} in ${db.location}; list runs with: deno task compare`,
+      );
+    }
+    if (!run.dir) throw new UserError(`run ${opts.resume} has no folder to resume from`);
+    resumeFrom = join(run.dir, CHECKPOINT_FILE);
+    try {
+      await Deno.stat(resumeFrom);
+    } catch {
+      throw new UserError(
+        `run ${opts.resume} has no checkpoint at ${resumeFrom} (it died before its first one); ` +
+          `start a new run instead`,
+      );
+    }
+    config = run.config as TrainConfig;
+    if (opts.iterations !== undefined) {
+      config = { ...config, train: { ...config.train, iterations: opts.iterations } };
+    }
+    runId = run.id;
+    runDir = run.dir;
+  } else {
+    if (!opts.config) throw new Error("train() needs a config or a run to resume");
+    config = opts.config;
+    runId = -1;
+    runDir = "";
+  }
+
+  const probe = backendProbe(config);
+  const backend = await initBackend(opts.backend, probe.probe);
+  probe.dispose();
+  log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
+
+  const commit = await gitCommit();
+  if (runId < 0) {
+    runId = await db.createRun({
+      task: config.task,
+      preset: config.preset,
+      config,
+      gitCommit: commit,
+      backend: backend.backend,
+      adapter: backend.adapter,
+      seed: config.seed,
+      dir: null,
+    });
+    runDir = join(opts.resultsDir, "runs", String(runId));
+    await Deno.mkdir(runDir, { recursive: true });
+    await db.setRunDir(runId, runDir);
+    await Deno.writeTextFile(join(runDir, "config.json"), JSON.stringify(config, null, 2) + "\n");
+  }
+  const ckptPath = join(runDir, CHECKPOINT_FILE);
+
+  let state: TrainState;
+  if (resumeFrom) {
+    state = restoreTrainState(await loadCheckpoint(resumeFrom), resumeFrom, config);
+    // Rows logged after the checkpoint belong to steps that will run again.
+    await db.deleteMetricsAfter(runId, state.step);
+    await db.setRunStatus(runId, "running", `resumed at step ${state.step}`);
+    log(`resuming run ${runId} at step ${state.step} from ${resumeFrom}`);
+  } else {
+    state = createTrainState(config);
+  }
+  log(
+    `run ${runId}: ${config.preset} (${config.dataset}), ${countParams(state.net)} parameters, ` +
+      `T=${config.schedule.T} (${config.schedule.kind}), K=${config.langevin.steps} ` +
+      `${config.langevin.sampler}, folder ${runDir}`,
+  );
+
+  let stopSignal: string | null = null;
+  const onSignal = (name: string) => () => {
+    if (stopSignal) Deno.exit(130); // a second signal: give up at once
+    stopSignal = name;
+  };
+  const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
+    const h = onSignal(sig);
+    Deno.addSignalListener(sig, h);
+    return [sig, h] as const;
+  });
+
+  const source = await dataSourceFor(config, state.step);
+  const trainStep = makeTrainStep(config, state.net, state.st, state.adam, state.ema, state.rng);
+  const stats = new LevelStats(config.schedule.T);
+  const pending: MetricRow[] = [];
+  const progress = createProgress(config.train.iterations, state.step);
+  const figures: string[] = [];
+  const startStep = state.step;
+  const t0 = performance.now();
+
+  const checkpoint = async () => {
+    // Rows first, then the checkpoint: a kill in between leaves rows past the checkpoint, which a
+    // resume deletes and logs again, so the database always matches what training did.
+    await db.logMetrics(pending.splice(0));
+    await saveTrainState(ckptPath, state, commit, { runId });
+  };
+
+  try {
+    while (state.step < config.train.iterations && !stopSignal) {
+      const x0 = await source.next(config.train.batch, state.rng);
+      const r = await trainStep(x0);
+      x0.dispose();
+      const bad = divergence(r.meanLoss, config.train.lossLimit);
+      if (bad) {
+        await db.logMetrics(pending.splice(0));
+        const message = `training diverged at step ${state.step + 1}: ${bad}; the last good ` +
+          `checkpoint is kept in ${ckptPath}; lower --b2 or --lr, or set --grad-clip`;
+        await db.setRunStatus(runId, "failed", message);
+        throw new UserError(message);
+      }
+      state.step++;
+      stats.add(r);
+      const elapsed = (performance.now() - t0) / 1000;
+      const perStep = elapsed / (state.step - startStep);
+      progress.update(state.step, `loss ${r.meanLoss.toFixed(4)} | ${perStep.toFixed(3)} s/it`);
+      if (state.step % config.train.logEvery === 0 || state.step === config.train.iterations) {
+        const f = stats.flush();
+        for (const l of f.perLevel) {
+          for (const m of LEVEL_METRICS) {
+            pending.push({ runId, step: state.step, level: l.level, name: m, value: l.values[m] });
+          }
+        }
+        const meanLoss = f.perLevel.reduce((s, l) => s + l.values.loss, 0) / f.perLevel.length;
+        pending.push(
+          { runId, step: state.step, level: null, name: "loss", value: meanLoss },
+          { runId, step: state.step, level: null, name: "grad_norm", value: f.gradNorm },
+          { runId, step: state.step, level: null, name: "lr", value: state.adam.learningRate() },
+          { runId, step: state.step, level: null, name: "seconds_per_step", value: perStep },
+        );
+        const levels = f.perLevel.map((l) =>
+          `${l.level}:${l.values.loss.toFixed(3)}/${l.values.acceptance.toFixed(2)}`
+        ).join(" ");
+        progress.log(
+          `step ${state.step}/${config.train.iterations} loss ${meanLoss.toFixed(4)} ` +
+            `grad ${f.gradNorm.toFixed(2)} ${perStep.toFixed(3)} s/it | level:loss/accept ${levels}`,
+        );
+      }
+      if (state.step % config.train.checkpointEvery === 0) await checkpoint();
+      if (
+        config.task === "images" && config.train.sampleEvery > 0 &&
+        state.step % config.train.sampleEvery === 0
+      ) {
+        const path = join(runDir, `samples_step${state.step}.png`);
+        await state.ema.withEmaWeights(() => writeImageSamples(config, state.net, state.st, path));
+        await db.addArtifact({ runId, kind: "grid", path, step: state.step });
+        figures.push(path);
+      }
+    }
+    progress.stop();
+    await checkpoint();
+    await db.addArtifact({ runId, kind: "checkpoint", path: ckptPath, step: state.step });
+    const perStep = state.step > startStep
+      ? (performance.now() - t0) / 1000 / (state.step - startStep)
+      : NaN;
+    if (stopSignal) {
+      await db.setRunStatus(runId, "stopped", `stopped by ${stopSignal} at step ${state.step}`);
+      log(`stopped by ${stopSignal} at step ${state.step}; resume with --resume ${runId}`);
+      return summary("stopped", []);
+    }
+
+    log(`evaluating run ${runId} ...`);
+    const evaluation: { name: string; value: number }[] = [];
+    if (config.task === "toy2d") {
+      const figurePath = join(runDir, "figure.png");
+      const report = await state.ema.withEmaWeights(() =>
+        evaluateToy2dRun(config, state.net, state.st, figurePath)
+      );
+      for (const row of evaluationRows(report.evaluation)) {
+        await db.addEvaluation({ runId, ...row });
+        evaluation.push({ name: row.name, value: row.value });
+      }
+      await db.addArtifact({ runId, kind: "figure", path: figurePath, step: state.step });
+      figures.push(figurePath);
+      await db.logMetrics(report.levelStats.flatMap((l) => [
+        { runId, step: state.step, level: l.level, name: "eval_acceptance", value: l.acceptance },
+        { runId, step: state.step, level: l.level, name: "eval_displacement", value: l.displacement },
+      ]));
+    } else {
+      const path = join(runDir, "samples.png");
+      await state.ema.withEmaWeights(() => writeImageSamples(config, state.net, state.st, path));
+      await db.addArtifact({ runId, kind: "grid", path, step: state.step });
+      figures.push(path);
+    }
+    await db.setRunStatus(runId, "completed");
+    return summary("completed", evaluation);
+
+    function summary(
+      status: "completed" | "stopped",
+      evaluation: { name: string; value: number }[],
+    ): TrainSummary {
+      return {
+        runId,
+        status,
+        steps: state.step,
+        secondsPerStep: perStep,
+        backend,
+        evaluation,
+        figures,
+        checkpoint: ckptPath,
+        runDir,
+      };
+    }
+  } catch (err) {
+    progress.stop();
+    const run = await db.getRun(runId);
+    if (run?.status === "running") {
+      await db.logMetrics(pending.splice(0)).catch(() => {});
+      await db.setRunStatus(runId, "failed", (err as Error).message.split("\n")[0]);
+    }
+    throw err;
+  } finally {
+    for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    source.close?.();
+    disposeTrainState(state);
+  }
+}

@@ -1,0 +1,50 @@
+/** Progressive sampling from noise down to data (Gao et al. 2021, Algorithm 3). */
+import * as tf from "@tensorflow/tfjs";
+import type { EnergyNet } from "../nets/types.ts";
+import type { ScheduleTensors } from "../recovery.ts";
+import type { Rng } from "../rng.ts";
+import { meanOf } from "../tensor_util.ts";
+import { type LangevinOptions, sampleLangevin } from "./langevin.ts";
+
+export interface LevelStats {
+  level: number;
+  /** Mean acceptance probability over the batch (see LangevinResult.acceptance). */
+  acceptance: number;
+  /** Mean ||y_K - y_0|| over the batch. */
+  displacement: number;
+}
+
+export interface ProgressiveResult {
+  /** levels[t] = x_t for t = 0..T; levels[T] is the starting noise, levels[0] the samples. */
+  levels: tf.Tensor[];
+  stats: LevelStats[];
+}
+
+/**
+ * Starts at x_T ~ N(0, I) and runs Algorithm 2 at levels T-1, ..., 0, each level's output being the
+ * next level's condition. Returns every level's state (on the device; the caller disposes them).
+ */
+export async function sampleProgressive(
+  net: EnergyNet,
+  shape: number[],
+  st: ScheduleTensors,
+  rng: Rng,
+  opts: LangevinOptions,
+): Promise<ProgressiveResult> {
+  const T = st.schedule.T;
+  const levels: tf.Tensor[] = new Array(T + 1);
+  levels[T] = rng.normal(shape);
+  const stats: LevelStats[] = [];
+  for (let t = T - 1; t >= 0; t--) {
+    const tt = tf.fill([shape[0]], t, "int32");
+    const r = sampleLangevin(net, levels[t + 1], tt, st, rng, opts);
+    levels[t] = r.x;
+    stats.push({
+      level: t,
+      acceptance: await meanOf(r.acceptance),
+      displacement: await meanOf(r.displacement),
+    });
+    tf.dispose([tt, r.acceptance, r.displacement]);
+  }
+  return { levels, stats };
+}

@@ -1,0 +1,92 @@
+/** Everything a training run holds, and its round trip through a checkpoint. */
+import type { TrainConfig } from "./config.ts";
+import { type Checkpoint, loadCheckpoint, restoreGroup, saveCheckpoint } from "./io/checkpoint.ts";
+import { createEnergyNet } from "./nets/mod.ts";
+import type { EnergyNet } from "./nets/types.ts";
+import { Adam, Ema } from "./optim.ts";
+import { scheduleTensors, type ScheduleTensors } from "./recovery.ts";
+import { Rng } from "./rng.ts";
+import { makeSchedule } from "./schedule.ts";
+
+export interface TrainState {
+  config: TrainConfig;
+  net: EnergyNet;
+  adam: Adam;
+  ema: Ema;
+  rng: Rng;
+  st: ScheduleTensors;
+  /** Training iterations completed. */
+  step: number;
+}
+
+/** A fresh state: parameters drawn from the config's seed. */
+export function createTrainState(config: TrainConfig): TrainState {
+  const rng = new Rng(config.seed);
+  const net = createEnergyNet(config.net, rng);
+  return {
+    config,
+    net,
+    adam: new Adam(net.params, config.optim),
+    ema: new Ema(net.params, config.optim.ema),
+    rng,
+    st: scheduleTensors(makeSchedule(config.schedule)),
+    step: 0,
+  };
+}
+
+export async function saveTrainState(
+  path: string,
+  s: TrainState,
+  codeVersion: string | null,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await saveCheckpoint(path, {
+    step: s.step,
+    config: s.config,
+    rng: s.rng.state(),
+    adamStep: s.adam.step,
+    codeVersion,
+    extra,
+  }, {
+    params: s.net.params,
+    ema: s.ema.shadow,
+    buffers: s.net.buffers,
+    "adam.m": s.adam.m,
+    "adam.v": s.adam.v,
+  });
+}
+
+/** Rebuilds the exact training state a checkpoint describes (same RNG position, same moments). */
+export function restoreTrainState(ckpt: Checkpoint, path: string, config?: TrainConfig): TrainState {
+  const c = config ?? (ckpt.meta.config as TrainConfig);
+  const s = createTrainState(c);
+  restoreGroup(ckpt, "params", s.net.params, path);
+  restoreGroup(ckpt, "ema", s.ema.shadow, path);
+  restoreGroup(ckpt, "buffers", s.net.buffers, path);
+  restoreGroup(ckpt, "adam.m", s.adam.m, path);
+  restoreGroup(ckpt, "adam.v", s.adam.v, path);
+  s.adam.step = ckpt.meta.adamStep;
+  s.rng = Rng.fromState(ckpt.meta.rng);
+  s.step = ckpt.meta.step;
+  return s;
+}
+
+/** For sampling: the network with its EMA weights (or the raw weights) and the schedule. */
+export async function loadForSampling(
+  path: string,
+  weights: "ema" | "params" = "ema",
+): Promise<{ config: TrainConfig; net: EnergyNet; st: ScheduleTensors; step: number }> {
+  const ckpt = await loadCheckpoint(path);
+  const config = ckpt.meta.config as TrainConfig;
+  const net = createEnergyNet(config.net, new Rng(config.seed));
+  restoreGroup(ckpt, weights, net.params, path);
+  restoreGroup(ckpt, "buffers", net.buffers, path);
+  return { config, net, st: scheduleTensors(makeSchedule(config.schedule)), step: ckpt.meta.step };
+}
+
+export function disposeTrainState(s: TrainState): void {
+  s.net.dispose();
+  s.adam.dispose();
+  s.ema.dispose();
+  s.st.dispose();
+}

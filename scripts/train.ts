@@ -1,0 +1,57 @@
+/**
+ * deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID] [--results DIR]
+ *                 [--db PATH] [--KEY=VALUE ...]
+ * Trains a DRL model on a preset (default: the 2D 8 Gaussians), records it in the results database.
+ */
+import { type BackendChoice } from "../lib/backend.ts";
+import { intFlag, parseArgs } from "../lib/cli.ts";
+import { buildConfig, describeFields, presetNames } from "../lib/config.ts";
+import { runMain, UserError } from "../lib/errors.ts";
+import { DEFAULT_PRESET, PRESETS } from "../lib/presets.ts";
+import { train } from "../lib/run.ts";
+
+const USAGE = `usage: deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID]
+                       [--results DIR] [--db PATH] [--KEY=VALUE ...]
+presets: ${presetNames().join(", ")} (default ${DEFAULT_PRESET})
+deno task train PRESET --help lists the preset's fields (each can be set with --KEY=VALUE).`;
+
+await runMain(async () => {
+  const args = parseArgs(Deno.args, ["backend", "resume", "results", "db"], ["help"]);
+  if (args.positional.length > 1) {
+    throw new UserError(`one preset at a time (got ${args.positional.join(", ")})\n${USAGE}`);
+  }
+  const preset = args.positional[0] ?? DEFAULT_PRESET;
+  if (args.flags.help) {
+    console.log(USAGE);
+    if (PRESETS[preset]) console.log(`\nfields of ${preset}:\n${describeFields(PRESETS[preset]).join("\n")}`);
+    return;
+  }
+  const resume = intFlag("resume", args.flags.resume);
+  const results = (args.flags.results as string | undefined) ?? "results";
+  let iterations: number | undefined;
+  let config;
+  if (resume !== undefined) {
+    const { iterations: it, ...rest } = args.overrides;
+    if (Object.keys(rest).length || args.positional.length) {
+      throw new UserError(
+        "--resume continues a run with its own config; only --iterations may be given with it",
+      );
+    }
+    iterations = intFlag("iterations", it);
+  } else {
+    config = buildConfig(preset, args.overrides);
+  }
+  const summary = await train({
+    config,
+    resume,
+    iterations,
+    backend: ((args.flags.backend as string | undefined) ?? "auto") as BackendChoice,
+    resultsDir: results,
+    dbPath: args.flags.db as string | undefined,
+  });
+  console.log(`\nrun ${summary.runId} ${summary.status} after ${summary.steps} steps ` +
+    `(${summary.secondsPerStep.toFixed(3)} s/step on ${summary.backend.backend})`);
+  for (const e of summary.evaluation) console.log(`  ${e.name.padEnd(36)} ${e.value.toFixed(4)}`);
+  for (const f of summary.figures) console.log(`  figure: ${f}`);
+  console.log(`  checkpoint: ${summary.checkpoint}`);
+});

@@ -1,0 +1,477 @@
+/**
+ * The results database (lib/db): the same tests run on SQLite and, when TEST_DATABASE_URL names a
+ * PostgreSQL server (.ci/start-postgres.sh prints one), on PostgreSQL; there each test works in
+ * its own fresh schema, dropped afterwards.
+ */
+import assert from "node:assert/strict";
+import { sql } from "kysely";
+import postgres from "postgres";
+import { UserError } from "../lib/errors.ts";
+import {
+  DatabaseUnavailableError,
+  type MetricRow,
+  openResultsDb,
+  openResultsDbOrFallback,
+  resolveDbTarget,
+  type ResultsDb,
+  SCHEMA_VERSION,
+} from "../lib/db/mod.ts";
+import type { KyselyResultsDb } from "../lib/db/results_db.ts";
+
+const PG_URL = Deno.env.get("TEST_DATABASE_URL");
+
+interface Place {
+  /** What openResultsDb gets: {path} for SQLite, {url} for PostgreSQL. */
+  opts: { path?: string; url?: string };
+  /** The same place as one string, for the writer processes. */
+  target: string;
+  cleanup(): Promise<void>;
+}
+
+interface Backend {
+  name: "sqlite" | "postgres";
+  ignore: boolean;
+  fresh(): Promise<Place>;
+}
+
+const sqliteBackend: Backend = {
+  name: "sqlite",
+  ignore: false,
+  async fresh() {
+    const dir = await Deno.makeTempDir({ prefix: "drl-db-test-" });
+    const path = `${dir}/results/results.db`; // a folder that does not exist yet
+    return { opts: { path }, target: path, cleanup: () => Deno.remove(dir, { recursive: true }) };
+  },
+};
+
+const postgresBackend: Backend = {
+  name: "postgres",
+  ignore: PG_URL === undefined,
+  async fresh() {
+    const schema = `t_${crypto.randomUUID().replaceAll("-", "")}`;
+    const admin = postgres(PG_URL!, { max: 1, onnotice: () => {} });
+    await admin.unsafe(`create schema ${schema}`);
+    const url = new URL(PG_URL!);
+    url.searchParams.set("search_path", schema); // postgres.js passes it as a session setting
+    return {
+      opts: { url: url.toString() },
+      target: url.toString(),
+      async cleanup() {
+        await admin.unsafe(`drop schema ${schema} cascade`);
+        await admin.end();
+      },
+    };
+  },
+};
+
+const BACKENDS = [sqliteBackend, postgresBackend];
+
+function pgNote(b: Backend): string {
+  return b.name === "postgres" && b.ignore ? " (set TEST_DATABASE_URL to run)" : "";
+}
+
+/** Runs body against a fresh database of the backend, closing and cleaning up afterwards. */
+async function withDb(b: Backend, body: (db: ResultsDb, place: Place) => Promise<void>) {
+  const place = await b.fresh();
+  const db = await openResultsDb(place.opts);
+  try {
+    await body(db, place);
+  } finally {
+    await db.close();
+    await place.cleanup();
+  }
+}
+
+const SAMPLE_RUN = {
+  task: "train",
+  preset: "8gaussians",
+  config: { dataset: "8gaussians", lr: 1e-3, levels: [1, 2], nested: { ok: true } },
+  gitCommit: "abc123",
+  backend: "wasm",
+  adapter: "XNNPACK",
+  seed: 4294967295, // the largest unsigned 32-bit seed: beyond a PostgreSQL integer
+  dir: "results/runs/x",
+};
+
+for (const b of BACKENDS) {
+  Deno.test({
+    name: `db[${b.name}]: runs round trip, status changes, filters${pgNote(b)}`,
+    ignore: b.ignore,
+    fn: () =>
+      withDb(b, async (db) => {
+        assert.equal(db.kind, b.name);
+        const before = Date.now();
+        const id = await db.createRun(SAMPLE_RUN);
+        const id2 = await db.createRun({
+          ...SAMPLE_RUN,
+          preset: "checkerboard",
+          seed: 0,
+          dir: null,
+        });
+        assert.notEqual(id, id2);
+        const run = await db.getRun(id);
+        assert.ok(run);
+        assert.equal(run.id, id);
+        assert.equal(run.task, "train");
+        assert.equal(run.preset, "8gaussians");
+        assert.deepEqual(run.config, SAMPLE_RUN.config);
+        assert.equal(run.gitCommit, "abc123");
+        assert.equal(run.backend, "wasm");
+        assert.equal(run.adapter, "XNNPACK");
+        assert.equal(run.seed, 4294967295);
+        assert.equal(run.status, "running");
+        assert.equal(run.message, null);
+        assert.equal(run.dir, "results/runs/x");
+        assert.equal(run.updatedAt, null);
+        assert.match(run.uid, /^[0-9a-f-]{36}$/);
+        assert.ok(Date.parse(run.createdAt) >= before - 1000);
+
+        await db.setRunStatus(id, "failed", "loss became NaN at step 12");
+        const failed = await db.getRun(id);
+        assert.equal(failed?.status, "failed");
+        assert.equal(failed?.message, "loss became NaN at step 12");
+        assert.ok(failed?.updatedAt);
+        await db.setRunStatus(id2, "completed");
+        assert.equal((await db.getRun(id2))?.message, null);
+        await assert.rejects(() => db.setRunStatus(id + id2 + 100, "completed"), /no run/);
+
+        assert.equal(await db.getRun(id + id2 + 100), null);
+        assert.deepEqual((await db.listRuns()).map((r) => r.id), [id, id2]);
+        assert.deepEqual((await db.listRuns({ preset: "checkerboard" })).map((r) => r.id), [id2]);
+        assert.deepEqual(
+          (await db.listRuns({ task: "train", preset: "8gaussians" })).map((r) => r.id),
+          [id],
+        );
+        assert.deepEqual(await db.listRuns({ task: "sample" }), []);
+        assert.equal((await db.getRunByUid(run.uid))?.id, id);
+      }),
+  });
+
+  Deno.test({
+    name: `db[${b.name}]: metrics, evaluations and artifacts round trip${pgNote(b)}`,
+    ignore: b.ignore,
+    fn: () =>
+      withDb(b, async (db) => {
+        const runId = await db.createRun(SAMPLE_RUN);
+        const other = await db.createRun(SAMPLE_RUN);
+        // Given out of order, with a run-wide (null level) row and non-finite values.
+        const rows: MetricRow[] = [
+          { runId, step: 2, level: 1, name: "loss", value: 0.25 },
+          { runId, step: 1, level: 1, name: "loss", value: -1.5e-7 },
+          { runId, step: 1, level: 0, name: "loss", value: 3.125 },
+          { runId, step: 1, level: null, name: "loss", value: 1.5 },
+          { runId, step: 1, level: 0, name: "energy_pos", value: Infinity },
+          { runId, step: 2, level: 0, name: "loss", value: NaN },
+          { runId: other, step: 1, level: 0, name: "loss", value: 99 },
+        ];
+        await db.logMetrics(rows);
+        await db.logMetrics([]);
+        const got = await db.metrics(runId);
+        assert.deepEqual(got.map((r) => [r.step, r.level, r.name]), [
+          [1, null, "loss"],
+          [1, 0, "energy_pos"],
+          [1, 0, "loss"],
+          [1, 1, "loss"],
+          [2, 0, "loss"],
+          [2, 1, "loss"],
+        ]);
+        assert.deepEqual(got.map((r) => r.value), [1.5, Infinity, 3.125, -1.5e-7, NaN, 0.25]);
+        assert.ok(got.every((r) => r.runId === runId));
+        assert.deepEqual((await db.metrics(runId, "energy_pos")).map((r) => r.value), [Infinity]);
+        assert.deepEqual((await db.metrics(other)).map((r) => r.value), [99]);
+
+        // A big batch crosses the insert chunk size and still arrives whole and in order.
+        const many = Array.from({ length: 1234 }, (_, i) => ({
+          runId: other,
+          step: i + 2,
+          level: i % 6,
+          name: "energy_neg",
+          value: i / 7,
+        }));
+        await db.logMetrics(many);
+        const back = await db.metrics(other, "energy_neg");
+        assert.equal(back.length, 1234);
+        assert.deepEqual(back.map((r) => r.value), many.map((r) => r.value));
+
+        await db.addEvaluation({
+          runId,
+          name: "energy_distance",
+          value: 0.0123,
+          n: 2000,
+          details: { baseline: 0.004, modes: [0.12, 0.13] },
+        });
+        await db.addEvaluation({ runId, name: "fid", value: 9.58, features: "inception-v3" });
+        assert.deepEqual(await db.evaluations(runId), [
+          {
+            runId,
+            name: "energy_distance",
+            value: 0.0123,
+            n: 2000,
+            features: null,
+            details: { baseline: 0.004, modes: [0.12, 0.13] },
+          },
+          { runId, name: "fid", value: 9.58, n: null, features: "inception-v3", details: null },
+        ]);
+        assert.deepEqual(await db.evaluations(other), []);
+
+        await db.addArtifact({ runId, kind: "grid", path: "results/runs/x/grid.png", step: 100 });
+        await db.addArtifact({ runId, kind: "checkpoint", path: "results/runs/x/ckpt" });
+        assert.deepEqual(await db.artifacts(runId), [
+          { runId, kind: "grid", path: "results/runs/x/grid.png", step: 100 },
+          { runId, kind: "checkpoint", path: "results/runs/x/ckpt", step: null },
+        ]);
+        // Rows must point at an existing run (foreign key on both engines).
+        await assert.rejects(() => db.addArtifact({ runId: 10_000, kind: "grid", path: "p" }));
+      }),
+  });
+
+  Deno.test({
+    name: `db[${b.name}]: migrations apply once and refuse a newer schema${pgNote(b)}`,
+    ignore: b.ignore,
+    fn: async () => {
+      const place = await b.fresh();
+      try {
+        const first = await openResultsDb(place.opts);
+        const runId = await first.createRun(SAMPLE_RUN);
+        const kdb = (first as KyselyResultsDb).db;
+        const versions = await kdb.selectFrom("schema_migrations").select("version").execute();
+        assert.deepEqual(versions.map((v) => Number(v.version)), [SCHEMA_VERSION]);
+        await first.close();
+
+        // Reopening keeps the data and applies nothing twice.
+        const second = await openResultsDb(place.opts);
+        assert.equal((await second.getRun(runId))?.preset, SAMPLE_RUN.preset);
+        const k2 = (second as KyselyResultsDb).db;
+        assert.equal((await k2.selectFrom("schema_migrations").selectAll().execute()).length, 1);
+        await k2.insertInto("schema_migrations").values({
+          version: SCHEMA_VERSION + 1,
+          name: "from the future",
+          applied_at: new Date().toISOString(),
+        }).execute();
+        await second.close();
+
+        await assert.rejects(() => openResultsDb(place.opts), (err: unknown) => {
+          assert.ok(err instanceof UserError);
+          assert.match(err.message, /newer than this code/);
+          return true;
+        });
+      } finally {
+        await place.cleanup();
+      }
+    },
+  });
+
+  Deno.test({
+    name: `db[${b.name}]: export then import is lossless and idempotent${pgNote(b)}`,
+    ignore: b.ignore,
+    fn: () =>
+      withDb(b, async (source) => {
+        const runId = await source.createRun(SAMPLE_RUN);
+        await source.logMetrics([
+          { runId, step: 0, level: 0, name: "loss", value: NaN },
+          { runId, step: 0, level: null, name: "loss", value: 2 },
+        ]);
+        await source.addEvaluation({ runId, name: "fid", value: 12.5, n: 50000, details: [1, 2] });
+        await source.addArtifact({ runId, kind: "grid", path: "g.png", step: 3 });
+        await source.setRunStatus(runId, "completed", "done");
+        const bundle = await source.exportRun(runId);
+        assert.ok(bundle);
+        assert.equal(await source.exportRun(runId + 1000), null);
+
+        // Into a second, independent SQLite database (and back into the source: a no-op).
+        await withDb(sqliteBackend, async (target) => {
+          await target.createRun({ ...SAMPLE_RUN, preset: "occupies id 1" });
+          const first = await target.importRun(bundle);
+          assert.equal(first.created, true);
+          const again = await target.importRun(bundle);
+          assert.deepEqual(again, { id: first.id, created: false });
+          assert.equal((await target.listRuns()).length, 2);
+          assert.deepEqual(await target.exportRun(first.id), bundle);
+        });
+        assert.deepEqual(await source.importRun(bundle), { id: runId, created: false });
+        assert.equal((await source.listRuns()).length, 1);
+      }),
+  });
+
+  Deno.test({
+    name: `db[${b.name}]: 4 writer processes at once lose and corrupt nothing${pgNote(b)}`,
+    ignore: b.ignore,
+    fn: async () => {
+      const place = await b.fresh();
+      const writers = 4, transactions = 30, rowsPerTx = 20;
+      try {
+        // The database does not exist yet: the writers also race to create and migrate it.
+        const helper = new URL("./helpers/db_writer.ts", import.meta.url).pathname;
+        const startAt = String(Date.now() + 1500);
+        const outputs = await Promise.all(
+          Array.from({ length: writers }, (_, w) =>
+            new Deno.Command(Deno.execPath(), {
+              args: [
+                "run",
+                "-A",
+                helper,
+                place.target,
+                String(w),
+                String(transactions),
+                String(rowsPerTx),
+                startAt,
+              ],
+              stdout: "piped",
+              stderr: "piped",
+            }).output()),
+        );
+        const runIds: number[] = outputs.map((out, w) => {
+          const stderr = new TextDecoder().decode(out.stderr);
+          assert.equal(out.code, 0, `writer ${w} failed: ${stderr}`);
+          return JSON.parse(new TextDecoder().decode(out.stdout)).runId;
+        });
+        assert.equal(new Set(runIds).size, writers);
+
+        const db = await openResultsDb(place.opts);
+        try {
+          for (const [w, runId] of runIds.entries()) {
+            const run = await db.getRun(runId);
+            assert.equal(run?.preset, `writer-${w}`);
+            assert.equal(run?.status, "completed");
+            const metrics = await db.metrics(runId, "loss");
+            assert.equal(metrics.length, transactions * rowsPerTx);
+            const expected = [];
+            for (let tx = 0; tx < transactions; tx++) {
+              for (let i = 0; i < rowsPerTx; i++) expected.push(w * 1e6 + tx * 1e3 + i);
+            }
+            assert.deepEqual(metrics.map((m) => m.value), expected);
+            assert.equal((await db.evaluations(runId)).length, transactions / 5);
+            assert.deepEqual(await db.artifacts(runId), [
+              { runId, kind: "checkpoint", path: `w${w}.ckpt`, step: transactions },
+            ]);
+          }
+          const kdb = (db as KyselyResultsDb).db;
+          // The writes really overlapped: one writer after another would switch runs only 3 times.
+          const order = await kdb.selectFrom("metrics").select("run_id").orderBy("id").execute();
+          const switches = order.filter((r, i) => i > 0 && r.run_id !== order[i - 1].run_id).length;
+          assert.ok(switches > writers - 1, `writers did not overlap (${switches} switches)`);
+          const versions = await kdb.selectFrom("schema_migrations").selectAll().execute();
+          assert.equal(versions.length, 1, "the racing writers migrated exactly once");
+          if (b.name === "sqlite") {
+            const check = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(
+              kdb,
+            );
+            assert.deepEqual(check.rows, [{ integrity_check: "ok" }]);
+          }
+        } finally {
+          await db.close();
+        }
+      } finally {
+        await place.cleanup();
+      }
+    },
+  });
+}
+
+Deno.test("db[sqlite]: an unusable results folder or file is one clear UserError", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "drl-db-test-" });
+  try {
+    // A folder path that runs through a plain file cannot be created (not even by root).
+    await Deno.writeTextFile(`${dir}/plain-file`, "x");
+    await assert.rejects(() => openResultsDb({ path: `${dir}/plain-file/results.db` }), (err) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, /cannot create the results folder .*plain-file/);
+      assert.match(err.message, /writable or choose another/);
+      return true;
+    });
+    // A file that is not a SQLite database.
+    await Deno.writeTextFile(`${dir}/garbage.db`, "not a database, ".repeat(200));
+    await assert.rejects(() => openResultsDb({ path: `${dir}/garbage.db` }), (err) => {
+      assert.ok(err instanceof UserError);
+      assert.match(err.message, /garbage\.db.*not a SQLite file/);
+      return true;
+    });
+    // A folder where the database file should be.
+    await Deno.mkdir(`${dir}/a-folder.db`);
+    await assert.rejects(() => openResultsDb({ path: `${dir}/a-folder.db` }), UserError);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("db: which database the options and DATABASE_URL designate", () => {
+  assert.deepEqual(resolveDbTarget({}), { kind: "sqlite", path: "results/results.db" });
+  assert.deepEqual(resolveDbTarget({}, ""), { kind: "sqlite", path: "results/results.db" });
+  const pg = "postgres://u:secret@db.lab:5432/results";
+  assert.deepEqual(resolveDbTarget({}, pg), { kind: "postgres", url: pg });
+  assert.deepEqual(resolveDbTarget({ path: "x.db" }, pg), { kind: "sqlite", path: "x.db" });
+  assert.deepEqual(resolveDbTarget({ url: "sqlite:/tmp/a.db" }, pg), {
+    kind: "sqlite",
+    path: "/tmp/a.db",
+  });
+  assert.throws(() => resolveDbTarget({ url: "mysql://u:secret@h/db" }), (err) => {
+    assert.ok(err instanceof UserError);
+    assert.doesNotMatch(err.message, /secret/);
+    return true;
+  });
+});
+
+Deno.test("db: a PostgreSQL server that is down is one clear error, and runs fall back to SQLite", async () => {
+  // A port nothing listens on: bind one, note it, close it.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const url = `postgres://drl:topsecret@127.0.0.1:${port}/drl`;
+  await assert.rejects(() => openResultsDb({ url, connectTimeoutS: 5 }), (err) => {
+    assert.ok(err instanceof DatabaseUnavailableError);
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, new RegExp(`cannot reach the PostgreSQL server at .*:${port}`));
+    assert.doesNotMatch(err.message, /topsecret/);
+    return true;
+  });
+
+  const dir = await Deno.makeTempDir({ prefix: "drl-db-test-" });
+  const warnings: string[] = [];
+  const db = await openResultsDbOrFallback({
+    url,
+    path: `${dir}/local.db`,
+    connectTimeoutS: 5,
+    warn: (line) => warnings.push(line),
+  });
+  try {
+    assert.equal(db.kind, "sqlite");
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /^warning: cannot reach .*local\.db.*db sync/);
+    const runId = await db.createRun(SAMPLE_RUN);
+    assert.equal((await db.getRun(runId))?.seed, SAMPLE_RUN.seed);
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test({
+  name: `db[postgres]: a refused login is one clear error, and runs fall back to SQLite${
+    PG_URL === undefined ? " (set TEST_DATABASE_URL to run)" : ""
+  }`,
+  ignore: PG_URL === undefined,
+  fn: async () => {
+    const url = new URL(PG_URL!);
+    url.password = "wrong-password-for-the-test";
+    await assert.rejects(() => openResultsDb({ url: url.toString() }), (err) => {
+      assert.ok(err instanceof DatabaseUnavailableError);
+      assert.match(err.message, /refused the login/);
+      assert.doesNotMatch(err.message, /wrong-password/);
+      return true;
+    });
+    const dir = await Deno.makeTempDir({ prefix: "drl-db-test-" });
+    const warnings: string[] = [];
+    const db = await openResultsDbOrFallback({
+      url: url.toString(),
+      path: `${dir}/local.db`,
+      warn: (line) => warnings.push(line),
+    });
+    try {
+      assert.equal(db.kind, "sqlite");
+      assert.match(warnings[0], /refused the login/);
+    } finally {
+      await db.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
