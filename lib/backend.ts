@@ -74,26 +74,38 @@ function describe(name: BackendName, facts: AdapterFacts | null): string {
   return "cpu via tfjs cpu (plain JS)";
 }
 
-/** Median wall time of a few calls of `probe`, after one warm-up call. */
-async function timeProbe(probe: () => Promise<void>, reps: number): Promise<number> {
-  await probe();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await probe();
-    times.push(performance.now() - t0);
+/** A workload to time: built on the active backend, run a few times, then disposed. */
+export interface Probe {
+  run(): Promise<void>;
+  dispose(): void;
+}
+
+/** Median wall time of a few runs of a fresh probe, after one warm-up run. */
+async function timeProbe(makeProbe: () => Probe, reps: number): Promise<number> {
+  const probe = makeProbe();
+  try {
+    await probe.run();
+    const times: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const t0 = performance.now();
+      await probe.run();
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return times[Math.floor(times.length / 2)];
+  } finally {
+    probe.dispose();
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
 }
 
 /**
  * Selects and initialises a backend. With "auto": WebGPU on a hardware adapter; otherwise each
- * candidate runs `probe` (the real workload, e.g. one Langevin step) and the fastest that works wins.
+ * candidate builds and runs `probe` (the real workload, e.g. one training step) and the fastest that
+ * works wins.
  */
 export async function initBackend(
   choice: BackendChoice,
-  probe?: () => Promise<void>,
+  probe?: () => Probe,
   reps = 3,
 ): Promise<BackendInfo> {
   if (!BACKEND_CHOICES.includes(choice)) {

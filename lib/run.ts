@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { type BackendChoice, type BackendInfo, initBackend } from "./backend.ts";
+import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "./backend.ts";
 import type { TrainConfig } from "./config.ts";
 import { dataSourceFor } from "./data/source.ts";
 import type { MetricRow, ResultsDb } from "./db/mod.ts";
@@ -71,7 +71,7 @@ async function ensureWritable(dir: string): Promise<void> {
 }
 
 /** One short training step on a throwaway model: the workload the backend choice is timed on. */
-function backendProbe(config: TrainConfig): { probe: () => Promise<void>; dispose: () => void } {
+function backendProbe(config: TrainConfig): Probe {
   const probeConfig: TrainConfig = {
     ...config,
     langevin: { ...config.langevin, steps: 1 },
@@ -79,14 +79,12 @@ function backendProbe(config: TrainConfig): { probe: () => Promise<void>; dispos
   };
   const s = createTrainState(probeConfig);
   const step = makeTrainStep(probeConfig, s.net, s.st, s.adam, s.ema, new Rng(1));
-  const shape = config.task === "toy2d"
-    ? [probeConfig.train.batch, 2]
-    : [probeConfig.train.batch, config.net.kind === "resnet" ? config.net.imageSize : 0, 0, 0];
-  if (config.net.kind === "resnet") {
-    shape.splice(1, 3, config.net.imageSize, config.net.imageSize, config.net.channels);
-  }
+  const n = probeConfig.train.batch;
+  const shape = config.net.kind === "resnet"
+    ? [n, config.net.imageSize, config.net.imageSize, config.net.channels]
+    : [n, config.net.inputDim];
   return {
-    probe: async () => {
+    run: async () => {
       const x = tf.zeros(shape);
       await step(x);
       x.dispose();
@@ -149,9 +147,7 @@ async function trainWithDb(
     runDir = "";
   }
 
-  const probe = backendProbe(config);
-  const backend = await initBackend(opts.backend, probe.probe);
-  probe.dispose();
+  const backend = await initBackend(opts.backend, () => backendProbe(config));
   log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
 
   const commit = await gitCommit();

@@ -58,7 +58,9 @@ async function exportCommand(opts: { run?: number[]; all?: boolean; out?: string
   try {
     await Deno.writeTextFile(opts.out, text.json);
   } catch (err) {
-    throw new UserError(`cannot write ${opts.out} (${(err as Error).message}): choose another --out`);
+    throw new UserError(
+      `cannot write ${opts.out} (${(err as Error).message}): choose another --out`,
+    );
   }
   console.error(`exported ${text.count} run(s) to ${opts.out}`);
 }
@@ -109,7 +111,8 @@ function buildProgram(): Command {
     .description("move runs between results databases (SQLite file or PostgreSQL)")
     .exitOverride((err) => Deno.exit(err.exitCode === 0 ? 0 : 2));
   const dbOption = "--db <url-or-path>";
-  const dbHelp = `database: postgres://... or a SQLite file (default: DATABASE_URL, else ${DEFAULT_DB_PATH})`;
+  const dbHelp =
+    `database: postgres://... or a SQLite file (default: DATABASE_URL, else ${DEFAULT_DB_PATH})`;
   program.command("export")
     .description("write runs (rows and artifact references) to a JSON file")
     .option("--run <id>", "run id to export (repeatable)", collectRunId)
@@ -124,7 +127,7 @@ function buildProgram(): Command {
     .action(importCommand);
   program.command("sync")
     .description("push local SQLite runs to another database (e.g. the lab's PostgreSQL)")
-    .requiredOption("--to <url>", "target database, e.g. \"$DATABASE_URL\"")
+    .requiredOption("--to <url>", 'target database, e.g. "$DATABASE_URL"')
     .option("--from <path>", "local SQLite file", DEFAULT_DB_PATH)
     .option("--include-running", "also push runs still marked running")
     .action(syncCommand);

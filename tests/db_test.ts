@@ -134,6 +134,10 @@ for (const b of BACKENDS) {
         await db.setRunStatus(id2, "completed");
         assert.equal((await db.getRun(id2))?.message, null);
         await assert.rejects(() => db.setRunStatus(id + id2 + 100, "completed"), /no run/);
+        await db.setRunDir(id2, "results/runs/2");
+        assert.equal((await db.getRun(id2))?.dir, "results/runs/2");
+        assert.equal((await db.getRun(id))?.dir, "results/runs/x");
+        await assert.rejects(() => db.setRunDir(id + id2 + 100, "x"), /no run/);
 
         assert.equal(await db.getRun(id + id2 + 100), null);
         assert.deepEqual((await db.listRuns()).map((r) => r.id), [id, id2]);
@@ -178,6 +182,12 @@ for (const b of BACKENDS) {
         assert.deepEqual(got.map((r) => r.value), [1.5, Infinity, 3.125, -1.5e-7, NaN, 0.25]);
         assert.ok(got.every((r) => r.runId === runId));
         assert.deepEqual((await db.metrics(runId, "energy_pos")).map((r) => r.value), [Infinity]);
+        assert.deepEqual((await db.metrics(other)).map((r) => r.value), [99]);
+        // A resumed run drops the rows past its checkpoint's step, and only its own.
+        await db.deleteMetricsAfter(runId, 1);
+        assert.deepEqual((await db.metrics(runId)).map((r) => r.step), [1, 1, 1, 1]);
+        await db.logMetrics(rows.slice(0, 1).concat(rows.slice(5, 6))); // step 2 again
+        assert.deepEqual((await db.metrics(runId)).map((r) => r.step), [1, 1, 1, 1, 2, 2]);
         assert.deepEqual((await db.metrics(other)).map((r) => r.value), [99]);
 
         // A big batch crosses the insert chunk size and still arrives whole and in order.
@@ -475,3 +485,99 @@ Deno.test({
     }
   },
 });
+
+async function runDbCli(args: string[]) {
+  const script = new URL("../scripts/db.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+for (const b of BACKENDS) {
+  Deno.test({
+    name: `db CLI[${b.name}]: export, import and sync move runs without duplicates${pgNote(b)}`,
+    ignore: b.ignore,
+    fn: async () => {
+      const source = await sqliteBackend.fresh();
+      const target = await b.fresh();
+      try {
+        const src = await openResultsDb(source.opts);
+        const done = await src.createRun(SAMPLE_RUN);
+        await src.logMetrics([{ runId: done, step: 1, level: 0, name: "loss", value: NaN }]);
+        await src.addEvaluation({ runId: done, name: "fid", value: 33.3, n: 100 });
+        await src.addArtifact({ runId: done, kind: "grid", path: "grid.png", step: 1 });
+        await src.setRunStatus(done, "completed");
+        const running = await src.createRun({ ...SAMPLE_RUN, preset: "still-going" });
+        const bundles = [await src.exportRun(done), await src.exportRun(running)];
+        await src.close();
+
+        const file = `${source.target}.export.json`;
+        let r = await runDbCli([
+          "export",
+          "--run",
+          String(done),
+          "--db",
+          source.target,
+          "--out",
+          file,
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        r = await runDbCli(["import", file, "--db", target.target]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^imported 1 run\(s\) into .*; 0 already there/);
+        r = await runDbCli(["import", file, "--db", target.target]);
+        assert.match(r.stdout, /^imported 0 run\(s\) into .*; 1 already there/);
+
+        r = await runDbCli(["sync", "--from", source.target, "--to", target.target]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^pushed 0 run\(s\) .*1 already there; 1 still running/);
+        r = await runDbCli([
+          "sync",
+          "--from",
+          source.target,
+          "--to",
+          target.target,
+          "--include-running",
+        ]);
+        assert.match(r.stdout, /^pushed 1 run\(s\)/);
+        r = await runDbCli([
+          "sync",
+          "--from",
+          source.target,
+          "--to",
+          target.target,
+          "--include-running",
+        ]);
+        assert.match(r.stdout, /^pushed 0 run\(s\) .*2 already there$/m);
+
+        const dst = await openResultsDb(target.opts);
+        try {
+          const runs = await dst.listRuns();
+          assert.equal(runs.length, 2);
+          for (const [i, run] of runs.entries()) {
+            assert.deepEqual(await dst.exportRun(run.id), bundles[i]);
+          }
+        } finally {
+          await dst.close();
+        }
+
+        r = await runDbCli(["export", "--run", "99", "--db", source.target]);
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /^error: there is no run 99 in /);
+        r = await runDbCli(["import", source.target]); // a database, not an export file
+        assert.equal(r.code, 2);
+        assert.match(r.stderr, /is not valid JSON/);
+      } finally {
+        await target.cleanup();
+        await source.cleanup();
+      }
+    },
+  });
+}

@@ -84,7 +84,11 @@ function decodeBundle(raw: unknown, where: string): RunBundle {
   const r = raw.run;
   const str = (k: string) => need(typeof r[k] === "string", r[k] as string, `${where}: run.${k}`);
   const strOrNull = (k: string) =>
-    need(r[k] === null || typeof r[k] === "string", (r[k] ?? null) as string | null, `${where}: run.${k}`);
+    need(
+      r[k] === null || typeof r[k] === "string",
+      (r[k] ?? null) as string | null,
+      `${where}: run.${k}`,
+    );
   const status = str("status");
   if (!(RUN_STATUSES as readonly string[]).includes(status)) {
     throw new UserError(`${where}: unknown status '${status}'`);

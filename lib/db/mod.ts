@@ -32,6 +32,6 @@ export {
   exportRuns,
   importBundles,
   type ImportSummary,
-  type SyncSummary,
   syncRuns,
+  type SyncSummary,
 } from "./transfer.ts";

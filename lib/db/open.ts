@@ -25,6 +25,8 @@ export interface OpenOptions {
    * names a SQLite file. Default: the DATABASE_URL environment variable when `path` is not given.
    */
   url?: string;
+  /** SQLite: refuse to create a missing file (for commands that only read). */
+  mustExist?: boolean;
   /** SQLite: how long a writer waits for another process's lock (default 10 s). */
   busyTimeoutMs?: number;
   /** PostgreSQL: how long to wait for the server to answer a connection (default 10 s). */
@@ -113,6 +115,12 @@ export async function openResultsDbOrFallback(
 }
 
 async function openSqlite(path: string, opts: OpenOptions): Promise<ResultsDb> {
+  if (opts.mustExist && !(await isFile(path))) {
+    throw new UserError(
+      `there is no results database at ${path}: train a model first (deno task train), or ` +
+        `name one with --db PATH or DATABASE_URL`,
+    );
+  }
   const folder = dirname(resolve(path));
   try {
     Deno.mkdirSync(folder, { recursive: true });
@@ -140,6 +148,14 @@ async function openSqlite(path: string, opts: OpenOptions): Promise<ResultsDb> {
     );
   }
   return new KyselyResultsDb(db, "sqlite", path);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
 }
 
 /** Errors that mean "no server there" rather than "the server said no". */

@@ -124,6 +124,7 @@ export function restoreGroup(
   vars: Map<string, tf.Variable>,
   path = "checkpoint",
 ): void {
+  if (vars.size === 0) return;
   const stored = ckpt.tensors.get(group);
   if (!stored) throw new UserError(`${path} has no '${group}' tensors`);
   for (const [name, v] of vars) {

@@ -15,8 +15,10 @@ export interface Reference {
   aliases: string[];
   /** Published values as printed in the source (e.g. "8.30"). */
   metrics: Record<string, string>;
-  /** Full citation: paper, arXiv id and table. */
+  /** Where the numbers are printed: paper, arXiv id and table. */
   citation: string;
+  /** The method's own paper, when the numbers are quoted from another one. */
+  original?: string;
 }
 
 interface ReferencesFile {
@@ -39,13 +41,13 @@ export function loadReferences(
   return file.references.map((r) => {
     const s = file.sources[r.source];
     if (!s) throw new Error(`references.json: unknown source '${r.source}'`);
-    const original = r.original ? `; method: ${r.original}` : "";
     return {
       method: r.method,
       dataset: normalizeDataset(r.dataset),
       aliases: (r.aliases ?? []).map(normalizeDataset),
       metrics: r.metrics,
-      citation: `${s.authors}, "${s.title}", ${s.venue}, arXiv:${s.arxiv}, ${r.table}${original}`,
+      citation: `${s.authors}, "${s.title}", ${s.venue}, arXiv:${s.arxiv}, ${r.table}`,
+      original: r.original,
     };
   });
 }
@@ -69,14 +71,14 @@ export interface RunResult {
   metrics: Record<string, number>;
 }
 
-/** Runs with at least one evaluation (optionally of one data set), with their metrics. */
+/** Runs with at least one evaluation (optionally of one data set or task), with their metrics. */
 export async function collectRunResults(
   db: ResultsDb,
-  opts: { dataset?: string } = {},
+  opts: { dataset?: string; task?: string } = {},
 ): Promise<{ results: RunResult[]; skippedWithoutEvaluations: number }> {
   const results: RunResult[] = [];
   let skipped = 0;
-  for (const run of await db.listRuns()) {
+  for (const run of await db.listRuns(opts.task === undefined ? {} : { task: opts.task })) {
     const dataset = datasetOfRun(run);
     if (opts.dataset && normalizeDataset(dataset) !== normalizeDataset(opts.dataset)) continue;
     const metrics: Record<string, number> = {};
@@ -268,11 +270,14 @@ export function buildComparison(
       };
     });
 
+    // One footnote per source table, listing the original papers of the methods it quotes.
     const citations: string[] = [];
+    const originals: string[][] = [];
     for (const ref of references) {
       if (ref.dataset !== key && !ref.aliases.includes(key)) continue;
       let citation = citations.indexOf(ref.citation);
       if (citation === -1) citation = citations.push(ref.citation) - 1;
+      if (ref.original) (originals[citation] ??= []).push(`${ref.method}: ${ref.original}`);
       rows.push({
         kind: "reference",
         label: ref.method,
@@ -313,7 +318,9 @@ export function buildComparison(
       configColumns,
       metricColumns,
       rows,
-      citations,
+      citations: citations.map((c, i) =>
+        originals[i] ? `${c} (quoting ${originals[i].join("; ")})` : c
+      ),
     };
   });
 }

@@ -20,9 +20,9 @@ export function formatCell(cell: MetricCell | undefined, rowRuns: number): strin
   return text;
 }
 
-function sortNote(t: ComparisonTable): string {
+export function sortNote(t: ComparisonTable): string {
   if (t.sortMetric === null) return "";
-  return `sorted by ${t.sortMetric} (${t.lowerIsBetter ? "lower" : "higher"} is better)`;
+  return `sorted by ${t.sortMetric}, ${t.lowerIsBetter ? "lower" : "higher"} is better`;
 }
 
 /** The cells of one row in column order, shared by every format. */
@@ -69,8 +69,8 @@ export function toMarkdown(tables: ComparisonTable[], note?: string): string {
   if (tables.length === 0) out.push("No evaluated runs.", "");
   for (const t of tables) {
     const layout = tableLayout(t);
-    const note = sortNote(t);
-    out.push(`## ${t.dataset}${note ? ` (${note})` : ""}`, "");
+    const sorted = sortNote(t);
+    out.push(`## ${t.dataset}${sorted ? ` (${sorted})` : ""}`, "");
     out.push(`| ${layout.header.map(mdEscape).join(" | ")} |`);
     out.push(
       `|${
@@ -101,6 +101,11 @@ function csvField(text: string): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/** Full precision, without float noise such as 8.200000000000001. */
+function csvNumber(x: number): string {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(12))) : String(x);
+}
+
 /** One CSV for all tables: fixed columns, then the union of config and metric columns. */
 export function toCsv(tables: ComparisonTable[]): string {
   const configColumns = [...new Set(tables.flatMap((t) => t.configColumns))];
@@ -129,8 +134,8 @@ export function toCsv(tables: ComparisonTable[]): string {
           const cell = row.metrics[m];
           if (!cell) return ["", "", ""];
           return [
-            cell.published ?? String(cell.mean),
-            cell.std === null ? "" : String(cell.std),
+            cell.published ?? csvNumber(cell.mean),
+            cell.std === null ? "" : csvNumber(cell.std),
             String(cell.n),
           ];
         }),

@@ -45,8 +45,9 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   const power = 10 ** Math.floor(Math.log10(rough));
   const step = [1, 2, 5, 10].map((m) => m * power).find((s) => s >= rough) ?? 10 * power;
   const ticks: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
-    ticks.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  // Multiply rather than accumulate, and round, so ticks read 0.6 rather than 0.6000000000000001.
+  for (let k = Math.ceil(lo / step - 1e-9); k * step <= hi + step * 1e-9; k++) {
+    ticks.push(Number((k * step).toPrecision(12)) || 0);
   }
   return ticks;
 }

@@ -15,6 +15,8 @@ export interface LangevinOptions {
   steps: number;
   /** "ula": Algorithm 2 as published; "mala": each step accepted or rejected by Metropolis-Hastings. */
   sampler: SamplerKind;
+  /** Where the chain starts, in y-space (default y_0 = x_{t+1}, as Algorithm 2); for long runs. */
+  start?: tf.Tensor;
 }
 
 export interface LangevinResult {
@@ -69,7 +71,8 @@ export function sampleLangevin(
     perExample(st.aPrev, nextLevel(t), rank),
   ]);
   const logProb = (y: tf.Tensor) => conditionalLogProb(net, y, t, xNext, st);
-  let state = logpAndGrad(logProb, tf.clone(xNext));
+  const y0 = opts.start ?? xNext;
+  let state = logpAndGrad(logProb, tf.clone(y0));
   let acceptSum: tf.Tensor1D = tf.zeros([xNext.shape[0]]);
   for (let k = 0; k < opts.steps; k++) {
     const mean = tf.tidy(() => tf.add(state.y, tf.mul(tf.mul(s2, 0.5), state.grad)));
@@ -111,7 +114,7 @@ export function sampleLangevin(
   const result = tf.tidy(() => ({
     x: tf.div(state.y, aPrev),
     acceptance: tf.div(acceptSum, Math.max(opts.steps, 1)) as tf.Tensor1D,
-    displacement: tf.sqrt(sumOver(tf.square(tf.sub(state.y, xNext)))) as tf.Tensor1D,
+    displacement: tf.sqrt(sumOver(tf.square(tf.sub(state.y, y0)))) as tf.Tensor1D,
   }));
   tf.dispose([state.y, state.logp, state.grad, acceptSum, s2, aPrev]);
   return result;

@@ -6,7 +6,7 @@ import type { Rng } from "../rng.ts";
 import { meanOf } from "../tensor_util.ts";
 import { type LangevinOptions, sampleLangevin } from "./langevin.ts";
 
-export interface LevelStats {
+export interface LevelChainStats {
   level: number;
   /** Mean acceptance probability over the batch (see LangevinResult.acceptance). */
   acceptance: number;
@@ -17,7 +17,7 @@ export interface LevelStats {
 export interface ProgressiveResult {
   /** levels[t] = x_t for t = 0..T; levels[T] is the starting noise, levels[0] the samples. */
   levels: tf.Tensor[];
-  stats: LevelStats[];
+  stats: LevelChainStats[];
 }
 
 /**
@@ -34,7 +34,7 @@ export async function sampleProgressive(
   const T = st.schedule.T;
   const levels: tf.Tensor[] = new Array(T + 1);
   levels[T] = rng.normal(shape);
-  const stats: LevelStats[] = [];
+  const stats: LevelChainStats[] = [];
   for (let t = T - 1; t >= 0; t--) {
     const tt = tf.fill([shape[0]], t, "int32");
     const r = sampleLangevin(net, levels[t + 1], tt, st, rng, opts);

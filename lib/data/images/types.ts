@@ -19,7 +19,10 @@ export interface ImageDataset {
   readonly labels: Uint8Array | null;
   /** Number of classes when labelled (e.g. 10), else 0. */
   readonly numClasses: number;
-  /** Raw uint8 pixels of example i, HWC order, length height * width * channels. */
+  /**
+   * Raw uint8 pixels of example i, HWC order, length height * width * channels. May be a view into
+   * the reader's buffer (MNIST): treat it as read-only.
+   */
   get(i: number): Uint8Array;
   /** Releases files or mappings held open (LSUN); safe to call twice. */
   close(): void;

@@ -1,0 +1,183 @@
+/**
+ * Sampling from a checkpoint (Algorithm 3 with the EMA weights): a grid of strips (every level of
+ * each chain), optionally a folder of PNGs for metrics, optionally long-run chains; recorded in the
+ * results database as a run of task "sample".
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { type BackendChoice, initBackend } from "./backend.ts";
+import { getToy2d } from "./data/toy2d.ts";
+import type { ResultsDb } from "./db/mod.ts";
+import { imageShape, levelStrips } from "./eval_images.ts";
+import { UserError } from "./errors.ts";
+import { TOY_BOX } from "./eval_toy2d.ts";
+import { gitCommit } from "./git.ts";
+import { writeToy2dFigure } from "./io/plot2d.ts";
+import { floatBatchToTiles, imageGrid, writePng } from "./io/png.ts";
+import { Rng } from "./rng.ts";
+import { type LongRunSnapshot, runLongChains } from "./samplers/long_run.ts";
+import { sampleProgressive } from "./samplers/progressive.ts";
+import { loadForSampling } from "./train_state.ts";
+
+export interface SampleOptions {
+  checkpoint: string;
+  /** The run the checkpoint belongs to, when known (recorded with the samples). */
+  sourceRun: number | null;
+  n: number;
+  seed: number;
+  out: string;
+  /** Also write each sample as its own PNG here (images only). */
+  pngDir: string | null;
+  /** Continue the level-0 chains for this many steps (0: none). */
+  longRun: number;
+  weights: "ema" | "params";
+  backend: BackendChoice;
+  /** Samples per progressive-sampling batch (memory bound). */
+  batch: number;
+}
+
+export interface SampleSummary {
+  runId: number;
+  out: string;
+  pngDir: string | null;
+  longRun: LongRunSnapshot[];
+  levelStats: { level: number; acceptance: number; displacement: number }[];
+}
+
+async function writeTiles(dir: string, data: Float32Array, shape: number[], offset: number) {
+  const tiles = floatBatchToTiles({ data, shape: shape as [number, number, number, number] });
+  for (let i = 0; i < tiles.length; i++) {
+    const t = tiles[i];
+    const name = `${String(offset + i).padStart(6, "0")}.png`;
+    await writePng(join(dir, name), t.pixels, t.width, t.height, t.channels);
+  }
+}
+
+export async function sampleFromCheckpoint(opts: SampleOptions, db: ResultsDb): Promise<SampleSummary> {
+  const backend = await initBackend(opts.backend);
+  const { config, net, st, step } = await loadForSampling(opts.checkpoint, opts.weights);
+  console.log(
+    `backend: ${backend.backend} (${backend.adapter}); ${config.preset} at step ${step}, ` +
+      `${opts.weights} weights, T=${config.schedule.T}, K=${config.langevin.steps}`,
+  );
+  const runId = await db.createRun({
+    task: "sample",
+    preset: config.preset,
+    config: {
+      dataset: config.dataset,
+      checkpoint: opts.checkpoint,
+      sourceRun: opts.sourceRun,
+      checkpointStep: step,
+      n: opts.n,
+      seed: opts.seed,
+      weights: opts.weights,
+      longRun: opts.longRun,
+      langevin: config.langevin,
+    },
+    gitCommit: await gitCommit(),
+    backend: backend.backend,
+    adapter: backend.adapter,
+    seed: opts.seed,
+    dir: null,
+  });
+  try {
+    const rng = new Rng(opts.seed);
+    const isImage = config.task === "images";
+    const exampleShape = isImage ? imageShape(config) : [2];
+    let levelStats: SampleSummary["levelStats"] = [];
+    const allSamples: Float32Array[] = [];
+    let firstResult: tf.Tensor[] | null = null;
+    let longRun: LongRunSnapshot[] = [];
+    if (opts.pngDir) await Deno.mkdir(opts.pngDir, { recursive: true });
+    for (let done = 0; done < opts.n; done += opts.batch) {
+      const b = Math.min(opts.batch, opts.n - done);
+      const r = await sampleProgressive(net, [b, ...exampleShape], st, rng, config.langevin);
+      if (done === 0) levelStats = r.stats;
+      const x0 = tf.tidy(() => (isImage ? tf.clipByValue(r.levels[0], -1, 1) : r.levels[0].clone()));
+      const values = Float32Array.from(await x0.data());
+      allSamples.push(values);
+      if (opts.pngDir && isImage) await writeTiles(opts.pngDir, values, x0.shape, done);
+      x0.dispose();
+      if (done === 0) {
+        firstResult = r.levels;
+      } else {
+        tf.dispose(r.levels);
+      }
+    }
+    const levels = firstResult!;
+    if (isImage) {
+      const rows = Math.min(levels[0].shape[0], 16);
+      const strips = await levelStrips({ levels, stats: levelStats }, rows);
+      const grid = imageGrid(strips, rows, config.schedule.T + 1);
+      await writePng(opts.out, grid.pixels, grid.width, grid.height, grid.channels);
+    } else {
+      const samples = new Float32Array(allSamples.reduce((s, a) => s + a.length, 0));
+      let at = 0;
+      for (const a of allSamples) {
+        samples.set(a, at);
+        at += a.length;
+      }
+      const data = getToy2d(config.dataset).sample(opts.n, new Rng(opts.seed + 1));
+      await writeToy2dFigure(opts.out, { data, samples, ...TOY_BOX, title: `${config.preset} samples` });
+    }
+    await db.addArtifact({ runId, kind: "grid", path: opts.out, step });
+    if (opts.pngDir) await db.addArtifact({ runId, kind: "samples", path: opts.pngDir, step });
+
+    if (opts.longRun > 0) {
+      const dir = opts.out.replace(/\.png$/i, "") + "_longrun";
+      await Deno.mkdir(dir, { recursive: true });
+      longRun = await runLongChains(
+        net,
+        st,
+        levels[1],
+        levels[0],
+        rng,
+        opts.longRun,
+        config.langevin.sampler,
+        async (s, x) => {
+          if (!isImage) return;
+          const rows = Math.min(x.shape[0], 64);
+          const part = tf.tidy(() => tf.clipByValue(x.slice(0, rows), -1, 1));
+          const tiles = floatBatchToTiles({
+            data: Float32Array.from(await part.data()),
+            shape: part.shape as [number, number, number, number],
+          });
+          part.dispose();
+          const cols = Math.ceil(Math.sqrt(rows));
+          const grid = imageGrid(tiles, Math.ceil(rows / cols), cols);
+          const path = join(dir, `step_${String(s).padStart(7, "0")}.png`);
+          await writePng(path, grid.pixels, grid.width, grid.height, grid.channels);
+          await db.addArtifact({ runId, kind: "longrun", path, step: s });
+        },
+      );
+      await db.logMetrics(longRun.flatMap((s) => [
+        { runId, step: s.step, level: 0, name: "longrun_energy", value: s.energy },
+        { runId, step: s.step, level: 0, name: "longrun_mean", value: s.mean },
+        { runId, step: s.step, level: 0, name: "longrun_std", value: s.std },
+        { runId, step: s.step, level: 0, name: "longrun_outside", value: s.outside },
+        { runId, step: s.step, level: 0, name: "longrun_acceptance", value: s.acceptance },
+      ]));
+    }
+    tf.dispose(levels);
+    await db.logMetrics(levelStats.flatMap((l) => [
+      { runId, step, level: l.level, name: "acceptance", value: l.acceptance },
+      { runId, step, level: l.level, name: "displacement", value: l.displacement },
+    ]));
+    await db.setRunStatus(runId, "completed");
+    return { runId, out: opts.out, pngDir: opts.pngDir, longRun, levelStats };
+  } catch (err) {
+    await db.setRunStatus(runId, "failed", (err as Error).message.split("\n")[0]);
+    throw err;
+  } finally {
+    net.dispose();
+    st.dispose();
+  }
+}
+
+/** The checkpoint of a recorded training run. */
+export async function checkpointOfRun(db: ResultsDb, runId: number): Promise<string> {
+  const run = await db.getRun(runId);
+  if (!run) throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
+  if (!run.dir) throw new UserError(`run ${runId} has no folder (task ${run.task}); give --checkpoint`);
+  return join(run.dir, "checkpoint.ckpt");
+}

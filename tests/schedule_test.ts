@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { makeSchedule } from "../lib/schedule.ts";
+import { UserError } from "../lib/errors.ts";
+
+Deno.test("official T=6 schedule matches the published sigmas to 1e-6", () => {
+  // The official get_sigma_schedule (diffusion_recovery_likelihood) run in numpy float64.
+  const expected = [
+    0.009999999999999449,
+    0.3236802218101442,
+    0.5164952946878926,
+    0.6322110687678577,
+    0.7132421411785382,
+    0.7733690259912669,
+    0.9997405831176236,
+  ];
+  const s = makeSchedule({ kind: "drl", T: 6, b2: 2e-4 });
+  assert.equal(s.sigmas.length, 7);
+  s.sigmas.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-6, `sigma ${i}: ${v}`));
+  // The rounded values DESIGN.md quotes.
+  assert.deepEqual(s.sigmas.map((v) => v.toFixed(4)), [
+    "0.0100",
+    "0.3237",
+    "0.5165",
+    "0.6322",
+    "0.7132",
+    "0.7734",
+    "0.9997",
+  ]);
+});
+
+Deno.test("step sizes follow s_t^2 = b^2 (sigmabar_t / sigmabar_0) sigma_{t+1}^2", () => {
+  const s = makeSchedule({ kind: "drl", T: 6, b2: 2e-4 });
+  assert.equal(s.stepSizes.length, 6);
+  for (let t = 0; t < 6; t++) {
+    const want = 2e-4 * (s.sigmasCum[t] / s.sigmasCum[0]) * s.sigmas[t + 1] ** 2;
+    assert.ok(Math.abs(s.stepSizes[t] - want) < 1e-15);
+  }
+  // SPEC.md's level-2 step size: s^2 = 4.7e-3.
+  assert.equal(s.stepSizes[2].toFixed(4), "0.0047");
+});
+
+Deno.test("marginals are consistent: alphasCum is the product of alphas, a^2 + sigma^2 = 1", () => {
+  for (const kind of ["drl", "cosine"] as const) {
+    const s = makeSchedule({ kind, T: 10, b2: 1e-3 });
+    let prod = 1;
+    for (let t = 0; t <= 10; t++) {
+      prod *= s.alphas[t];
+      assert.ok(Math.abs(s.alphasCum[t] - prod) < 1e-12);
+      assert.ok(Math.abs(s.alphas[t] ** 2 + s.sigmas[t] ** 2 - 1) < 1e-12);
+      assert.ok(Math.abs(s.alphasCum[t] ** 2 + s.sigmasCum[t] ** 2 - 1) < 1e-12);
+    }
+  }
+});
+
+Deno.test("cosine schedule: finite, in (0, 1), increasing for every T from 1 to 1000", () => {
+  for (let T = 1; T <= 1000; T++) {
+    const s = makeSchedule({ kind: "cosine", T, b2: 2e-4 });
+    assert.equal(s.sigmas.length, T + 1);
+    assert.equal(s.stepSizes.length, T);
+    for (let t = 0; t <= T; t++) {
+      assert.ok(s.sigmas[t] > 0 && s.sigmas[t] < 1, `T=${T} t=${t}: ${s.sigmas[t]}`);
+      if (t > 0) assert.ok(s.sigmas[t] > s.sigmas[t - 1], `T=${T}: not increasing at ${t}`);
+      if (t < T) assert.ok(Number.isFinite(s.stepSizes[t]) && s.stepSizes[t] > 0);
+    }
+  }
+});
+
+Deno.test("drl schedule refuses T beyond its formula with a clear error", () => {
+  assert.throws(() => makeSchedule({ kind: "drl", T: 502, b2: 2e-4 }), UserError);
+  assert.throws(() => makeSchedule({ kind: "drl", T: 1, b2: 2e-4 }), UserError);
+  assert.throws(() => makeSchedule({ kind: "cosine", T: 6, b2: -1 }), UserError);
+});
