@@ -17,7 +17,9 @@ import { type FidStats, readFidStats } from "../lib/metrics/npz.ts";
 
 function int(name: string, v: string, min = 0): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} needs an integer >= ${min} (got '${v}')`);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UserError(`--${name} needs an integer >= ${min} (got '${v}')`);
+  }
   return n;
 }
 
@@ -40,7 +42,9 @@ await runMain(async () => {
     if (code === "commander.helpDisplayed" || code === "commander.version") return;
     throw new UserError((err as Error).message.replace(/^error: /, ""));
   }
-  const o = program.opts<{ features: string; inception?: string; batch: string; backend: string; json?: boolean }>();
+  const o = program.opts<
+    { features: string; inception?: string; batch: string; backend: string; json?: boolean }
+  >();
   const batchSize = int("batch", o.batch, 1);
   if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
     throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);
@@ -49,7 +53,9 @@ await runMain(async () => {
   let extractor: FeatureExtractor | null = null;
   const statsOf = async (input: string): Promise<FidStats> => {
     if (input.startsWith("run:")) {
-      throw new UserError(`'${input}': run:ID inputs are not yet supported; sample the run to a folder first`);
+      throw new UserError(
+        `'${input}': run:ID inputs are not yet supported; sample the run to a folder first`,
+      );
     }
     if (/\.npz$/i.test(input)) return await readFidStats(input);
     const ds = pngFolderDataset(input);
@@ -65,7 +71,9 @@ await runMain(async () => {
     });
     progress.stop();
     const seconds = (performance.now() - t0) / 1000;
-    console.error(`${input}: ${ds.count} images, ${extractor.name} features in ${seconds.toFixed(1)} s`);
+    console.error(
+      `${input}: ${ds.count} images, ${extractor.name} features in ${seconds.toFixed(1)} s`,
+    );
     return featureStats(set);
   };
 
@@ -75,13 +83,24 @@ await runMain(async () => {
     const statsB = await statsOf(b);
     const labels = [statsA.features, statsB.features].filter((f): f is string => f !== undefined);
     if (new Set(labels).size > 1) {
-      throw new UserError(`the inputs hold different features (${labels.join(" vs ")}); compare like with like`);
+      throw new UserError(
+        `the inputs hold different features (${labels.join(" vs ")}); compare like with like`,
+      );
     }
     const fid = frechetDistance(statsA, statsB);
-    const result = { fid, n_a: statsA.n ?? null, n_b: statsB.n ?? null, features: labels[0] ?? null };
+    const result = {
+      fid,
+      n_a: statsA.n ?? null,
+      n_b: statsB.n ?? null,
+      features: labels[0] ?? null,
+    };
     if (o.json) console.log(JSON.stringify(result));
     else {
-      console.log(`FID ${fid.toFixed(4)} (n_a ${result.n_a ?? "?"}, n_b ${result.n_b ?? "?"}, features ${result.features ?? "unknown"})`);
+      console.log(
+        `FID ${fid.toFixed(4)} (n_a ${result.n_a ?? "?"}, n_b ${result.n_b ?? "?"}, features ${
+          result.features ?? "unknown"
+        })`,
+      );
     }
   } finally {
     (extractor as FeatureExtractor | null)?.dispose();

@@ -5,7 +5,7 @@
  */
 import { Command } from "commander";
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backend.ts";
-import { openResultsDb } from "../lib/db/mod.ts";
+import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { checkpointOfRun, sampleFromCheckpoint } from "../lib/sample_run.ts";
 
@@ -43,7 +43,7 @@ await runMain(async () => {
     throw new UserError("give exactly one of --run ID or --checkpoint PATH");
   }
   if (o.weights !== "ema" && o.weights !== "params") throw new UserError("--weights is ema or params");
-  const db = await openResultsDb(o.db ? { path: o.db } : {});
+  const db = await openResultsDb(dbOptionsFor(o.db));
   try {
     const sourceRun = o.run !== undefined ? int("run", o.run, 1) : null;
     const checkpoint = o.checkpoint ?? await checkpointOfRun(db, sourceRun!);

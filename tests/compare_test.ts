@@ -13,6 +13,10 @@ import {
 import { formatNumber, toCsv, toJson, toMarkdown } from "../lib/report/format.ts";
 import { CIFAR_RUNS, type Fixture, makeResultsFixture } from "./helpers/results_fixture.ts";
 
+// These tests pick their databases explicitly; a DATABASE_URL in the developer's environment
+// (say, the lab's shared server) must neither receive test rows nor change what is tested.
+Deno.env.delete("DATABASE_URL");
+
 async function withFixture(
   body: (f: Fixture, results: RunResult[]) => void | Promise<void>,
 ) {

@@ -9,6 +9,7 @@ import postgres from "postgres";
 import { UserError } from "../lib/errors.ts";
 import {
   DatabaseUnavailableError,
+  dbOptionsFor,
   type MetricRow,
   openResultsDb,
   openResultsDbOrFallback,
@@ -17,6 +18,10 @@ import {
   SCHEMA_VERSION,
 } from "../lib/db/mod.ts";
 import type { KyselyResultsDb } from "../lib/db/results_db.ts";
+
+// These tests pick their databases explicitly; a DATABASE_URL in the developer's environment
+// (say, the lab's shared server) must neither receive test rows nor change what is tested.
+Deno.env.delete("DATABASE_URL");
 
 const PG_URL = Deno.env.get("TEST_DATABASE_URL");
 
@@ -312,9 +317,10 @@ for (const b of BACKENDS) {
       try {
         // The database does not exist yet: the writers also race to create and migrate it.
         const helper = new URL("./helpers/db_writer.ts", import.meta.url).pathname;
-        const startAt = String(Date.now() + 1500);
-        const outputs = await Promise.all(
-          Array.from({ length: writers }, (_, w) =>
+        const barrier = await Deno.makeTempDir({ prefix: "drl-db-barrier-" });
+        const running = Array.from(
+          { length: writers },
+          (_, w) =>
             new Deno.Command(Deno.execPath(), {
               args: [
                 "run",
@@ -324,12 +330,21 @@ for (const b of BACKENDS) {
                 String(w),
                 String(transactions),
                 String(rowsPerTx),
-                startAt,
+                barrier,
               ],
               stdout: "piped",
               stderr: "piped",
-            }).output()),
+            }).output(),
         );
+        // Release the writers together once all have opened the database.
+        const deadline = Date.now() + 60_000;
+        while ((await Array.fromAsync(Deno.readDir(barrier))).length < writers) {
+          if (Date.now() > deadline) break; // a writer died: its output below says why
+          await new Promise((ok) => setTimeout(ok, 10));
+        }
+        await Deno.writeTextFile(`${barrier}/go`, "");
+        const outputs = await Promise.all(running);
+        await Deno.remove(barrier, { recursive: true });
         const runIds: number[] = outputs.map((out, w) => {
           const stderr = new TextDecoder().decode(out.stderr);
           assert.equal(out.code, 0, `writer ${w} failed: ${stderr}`);
@@ -409,7 +424,19 @@ Deno.test("db: which database the options and DATABASE_URL designate", () => {
   assert.deepEqual(resolveDbTarget({}, ""), { kind: "sqlite", path: "results/results.db" });
   const pg = "postgres://u:secret@db.lab:5432/results";
   assert.deepEqual(resolveDbTarget({}, pg), { kind: "postgres", url: pg });
-  assert.deepEqual(resolveDbTarget({ path: "x.db" }, pg), { kind: "sqlite", path: "x.db" });
+  // DATABASE_URL wins over the default path a training run passes (its fallback file)...
+  assert.deepEqual(resolveDbTarget({ path: "x.db" }, pg), { kind: "postgres", url: pg });
+  assert.deepEqual(resolveDbTarget({ path: "x.db" }), { kind: "sqlite", path: "x.db" });
+  // ...and an explicit --db value wins over DATABASE_URL.
+  assert.deepEqual(resolveDbTarget(dbOptionsFor("local/r.db"), pg), {
+    kind: "sqlite",
+    path: "local/r.db",
+  });
+  assert.deepEqual(resolveDbTarget(dbOptionsFor("postgres://h/db"), "sqlite:a.db"), {
+    kind: "postgres",
+    url: "postgres://h/db",
+  });
+  assert.deepEqual(dbOptionsFor(undefined), {});
   assert.deepEqual(resolveDbTarget({ url: "sqlite:/tmp/a.db" }, pg), {
     kind: "sqlite",
     path: "/tmp/a.db",
@@ -451,6 +478,36 @@ Deno.test("db: a PostgreSQL server that is down is one clear error, and runs fal
     assert.equal((await db.getRun(runId))?.seed, SAMPLE_RUN.seed);
   } finally {
     await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("db: DATABASE_URL redirects a run's default path; an unreachable one falls back to it", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const dir = await Deno.makeTempDir({ prefix: "drl-db-test-" });
+  Deno.env.set("DATABASE_URL", `postgres://drl:pw@127.0.0.1:${port}/drl`);
+  try {
+    await assert.rejects(
+      () => openResultsDb({ path: `${dir}/local.db`, connectTimeoutS: 5 }),
+      DatabaseUnavailableError,
+    );
+    const warnings: string[] = [];
+    const db = await openResultsDbOrFallback({
+      path: `${dir}/local.db`,
+      connectTimeoutS: 5,
+      warn: (line) => warnings.push(line),
+    });
+    try {
+      assert.equal(db.kind, "sqlite");
+      assert.equal(db.location, `${dir}/local.db`);
+      assert.equal(warnings.length, 1);
+    } finally {
+      await db.close();
+    }
+  } finally {
+    Deno.env.delete("DATABASE_URL");
     await Deno.remove(dir, { recursive: true });
   }
 });

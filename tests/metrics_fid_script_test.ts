@@ -16,7 +16,9 @@ await initBackend("cpu");
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
-async function fidTask(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function fidTask(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", "fid", ...args],
     cwd: ROOT,
@@ -31,7 +33,9 @@ function randomStats(n: number, d: number, rng: JsRandom, shift: number) {
   const x = new Float64Array(n * d);
   for (let k = 0; k < n; k++) {
     let prev = 0;
-    for (let j = 0; j < d; j++) x[k * d + j] = prev = 0.6 * prev + rng.normal() + shift * Math.sin(j);
+    for (let j = 0; j < d; j++) {
+      x[k * d + j] = prev = 0.6 * prev + rng.normal() + shift * Math.sin(j);
+    }
   }
   return { ...meanAndCovariance(x, n, d), n };
 }
@@ -39,7 +43,11 @@ function randomStats(n: number, d: number, rng: JsRandom, shift: number) {
 const PYTHON = "/usr/bin/python3";
 function hasNumpy(): boolean {
   try {
-    return new Deno.Command(PYTHON, { args: ["-c", "import numpy"], stderr: "null", stdout: "null" })
+    return new Deno.Command(PYTHON, {
+      args: ["-c", "import numpy"],
+      stderr: "null",
+      stdout: "null",
+    })
       .outputSync().success;
   } catch {
     return false;
@@ -65,18 +73,24 @@ Deno.test({
       // Independent route: LAPACK's general eigenvalues of the non-symmetric product S1 S2 (whose
       // square roots sum to tr sqrtm(S1 S2), as scipy.linalg.sqrtm would give), all in numpy.
       const py = await new Deno.Command(PYTHON, {
-        args: ["-c", `
+        args: [
+          "-c",
+          `
 import numpy as np
 a = np.load("${dir}/a.npz"); b = np.load("${dir}/b.npz")
 ev = np.linalg.eigvals(a["sigma"].dot(b["sigma"]))
 tr_sqrt = np.sqrt(ev.astype(complex)).real.sum()
 fid = np.sum((a["mu"] - b["mu"]) ** 2) + np.trace(a["sigma"]) + np.trace(b["sigma"]) - 2 * tr_sqrt
 print(repr(float(fid)))
-`],
+`,
+        ],
       }).output();
       assert.ok(py.success, new TextDecoder().decode(py.stderr));
       const want = Number(new TextDecoder().decode(py.stdout));
-      assert.ok(Math.abs(result.fid - want) <= 1e-6 * Math.abs(want), `${result.fid} vs numpy ${want}`);
+      assert.ok(
+        Math.abs(result.fid - want) <= 1e-6 * Math.abs(want),
+        `${result.fid} vs numpy ${want}`,
+      );
       assert.ok(want > 1, "the two sets must differ for the comparison to mean something");
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -85,11 +99,22 @@ print(repr(float(fid)))
 });
 
 /** Writes n random w x h images with `channels` channels as PNGs. */
-async function writePngFolder(dir: string, n: number, channels: 1 | 3, rng: JsRandom, bias: number) {
+async function writePngFolder(
+  dir: string,
+  n: number,
+  channels: 1 | 3,
+  rng: JsRandom,
+  bias: number,
+) {
   await Deno.mkdir(dir, { recursive: true });
   for (let i = 0; i < n; i++) {
-    const px = new Uint8Array(8 * 8 * channels).map(() => Math.min(255, Math.floor(rng.float() * 200) + bias));
-    await Deno.writeFile(`${dir}/img_${String(i).padStart(3, "0")}.png`, encodePng(px, 8, 8, channels));
+    const px = new Uint8Array(8 * 8 * channels).map(() =>
+      Math.min(255, Math.floor(rng.float() * 200) + bias)
+    );
+    await Deno.writeFile(
+      `${dir}/img_${String(i).padStart(3, "0")}.png`,
+      encodePng(px, 8, 8, channels),
+    );
   }
 }
 
@@ -101,7 +126,17 @@ Deno.test("deno task fid on PNG folders runs the Inception loader and matches th
     await writePngFolder(`${dir}/b`, 10, 1, rng, 50); // grey images go through the same network
     const graphPath = `${dir}/tiny.pb`;
     await Deno.writeFile(graphPath, encodeGraphDef(buildGraph()));
-    const run = await fidTask(`${dir}/a`, `${dir}/b`, "--inception", graphPath, "--backend", "cpu", "--batch", "4", "--json");
+    const run = await fidTask(
+      `${dir}/a`,
+      `${dir}/b`,
+      "--inception",
+      graphPath,
+      "--backend",
+      "cpu",
+      "--batch",
+      "4",
+      "--json",
+    );
     assert.equal(run.code, 0, run.stderr);
     const result = JSON.parse(run.stdout);
     assert.equal(result.n_a, 12);
@@ -110,17 +145,31 @@ Deno.test("deno task fid on PNG folders runs the Inception loader and matches th
     // The same through the library, in this process.
     const extractor = new InceptionExtractor(buildGraph());
     const stats = async (folder: string) =>
-      featureStats(await extractFeatures(extractor, datasetImageSource(pngFolderDataset(folder)), { batchSize: 5 }));
+      featureStats(
+        await extractFeatures(extractor, datasetImageSource(pngFolderDataset(folder)), {
+          batchSize: 5,
+        }),
+      );
     const want = frechetDistance(await stats(`${dir}/a`), await stats(`${dir}/b`));
     extractor.dispose();
     assert.ok(want > 0);
     assert.ok(Math.abs(result.fid - want) <= 1e-6 * want, `${result.fid} vs ${want}`);
     // A folder against statistics written from the other folder gives the same number.
     const extractor2 = new InceptionExtractor(buildGraph());
-    const statsB = featureStats(await extractFeatures(extractor2, datasetImageSource(pngFolderDataset(`${dir}/b`))));
+    const statsB = featureStats(
+      await extractFeatures(extractor2, datasetImageSource(pngFolderDataset(`${dir}/b`))),
+    );
     extractor2.dispose();
     await writeFidStats(`${dir}/b.npz`, statsB);
-    const mixed = await fidTask(`${dir}/a`, `${dir}/b.npz`, "--inception", graphPath, "--backend", "cpu", "--json");
+    const mixed = await fidTask(
+      `${dir}/a`,
+      `${dir}/b.npz`,
+      "--inception",
+      graphPath,
+      "--backend",
+      "cpu",
+      "--json",
+    );
     assert.equal(mixed.code, 0, mixed.stderr);
     assert.ok(Math.abs(JSON.parse(mixed.stdout).fid - want) <= 1e-6 * want);
     assert.equal(tf.memory().numTensors, 0);
@@ -133,7 +182,14 @@ Deno.test("deno task fid: clear errors (exit 2) without the Inception file, for 
   const dir = await Deno.makeTempDir();
   try {
     await writePngFolder(`${dir}/a`, 2, 3, new JsRandom(1), 0);
-    const missing = await fidTask(`${dir}/a`, `${dir}/a`, "--inception", `${dir}/none.pb`, "--backend", "cpu");
+    const missing = await fidTask(
+      `${dir}/a`,
+      `${dir}/a`,
+      "--inception",
+      `${dir}/none.pb`,
+      "--backend",
+      "cpu",
+    );
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /inception-2015-12-05\.tgz/);
     const run = await fidTask("run:3", `${dir}/a`);

@@ -96,7 +96,9 @@ Deno.test("Frechet distance with diagonal covariances is the closed form sum (sq
     return m;
   };
   let want = 0;
-  for (let i = 0; i < d; i++) want += (mu1[i] - mu2[i]) ** 2 + (Math.sqrt(a[i]) - Math.sqrt(b[i])) ** 2;
+  for (let i = 0; i < d; i++) {
+    want += (mu1[i] - mu2[i]) ** 2 + (Math.sqrt(a[i]) - Math.sqrt(b[i])) ** 2;
+  }
   const parts = frechetDistanceParts({ mu: mu1, sigma: diag(a) }, { mu: mu2, sigma: diag(b) });
   assert.ok(relErr(parts.distance, want) < 1e-12, `${parts.distance} vs ${want}`);
   assert.equal(parts.meanTerm, 1 + 4 + 100);
@@ -125,7 +127,8 @@ Deno.test("Frechet distance agrees with a Denman-Beavers sqrtm of S1 S2 (indepen
     for (let i = 0; i < d; i++) meanTerm += (a.mu[i] - b.mu[i]) ** 2;
     let traces = 0;
     for (let i = 0; i < d; i++) traces += a.sigma[i * d + i] + b.sigma[i * d + i];
-    const want = meanTerm + traces - 2 * traceSqrtDenmanBeavers(matmul(a.sigma, b.sigma, d, d, d), d);
+    const want = meanTerm + traces -
+      2 * traceSqrtDenmanBeavers(matmul(a.sigma, b.sigma, d, d, d), d);
     const got = frechetDistance(a, b);
     assert.ok(relErr(got, want) < 1e-9, `d=${d}: ${got} vs ${want}`);
   }

@@ -11,10 +11,7 @@ import {
   encodeGraphDef,
 } from "../lib/metrics/inception/graphdef.ts";
 import { buildGraph, ints, op, SIZE, str, W } from "./helpers/tiny_inception_graph.ts";
-import {
-  InceptionExtractor,
-  loadInceptionExtractor,
-} from "../lib/metrics/inception/extractor.ts";
+import { InceptionExtractor, loadInceptionExtractor } from "../lib/metrics/inception/extractor.ts";
 
 await initBackend("cpu");
 
@@ -25,17 +22,36 @@ function direct(images255: tf.Tensor4D) {
   return tf.tidy(() => {
     const bn = (x: tf.Tensor, p: typeof W.bn1, scaleAfter: boolean) => {
       const c = p.mean.length;
-      const normed = tf.div(tf.sub(x, tf.tensor1d(p.mean)), tf.sqrt(tf.add(tf.tensor1d(p.variance), 0.001)));
-      return tf.add(scaleAfter ? tf.mul(normed, tf.tensor1d(p.gamma)) : normed, tf.tensor1d(p.beta)).reshape(
-        [...x.shape.slice(0, 3), c],
-      ) as tf.Tensor4D;
+      const normed = tf.div(
+        tf.sub(x, tf.tensor1d(p.mean)),
+        tf.sqrt(tf.add(tf.tensor1d(p.variance), 0.001)),
+      );
+      return tf.add(scaleAfter ? tf.mul(normed, tf.tensor1d(p.gamma)) : normed, tf.tensor1d(p.beta))
+        .reshape(
+          [...x.shape.slice(0, 3), c],
+        ) as tf.Tensor4D;
     };
-    const x = tf.mul(tf.sub(tf.image.resizeBilinear(images255, [SIZE, SIZE], false), 128), 1 / 128) as tf.Tensor4D;
-    const conv = tf.relu(bn(tf.conv2d(x, tf.tensor4d(W.conv, [3, 3, 3, 4]), 2, "valid"), W.bn1, true)) as tf.Tensor4D;
+    const x = tf.mul(
+      tf.sub(tf.image.resizeBilinear(images255, [SIZE, SIZE], false), 128),
+      1 / 128,
+    ) as tf.Tensor4D;
+    const conv = tf.relu(
+      bn(tf.conv2d(x, tf.tensor4d(W.conv, [3, 3, 3, 4]), 2, "valid"), W.bn1, true),
+    ) as tf.Tensor4D;
     const pool = tf.maxPool(conv, 3, 1, "same");
-    const mixedConv = tf.relu(bn(tf.conv2d(pool, tf.tensor4d(W.mixedConv, [1, 1, 4, 3]), 1, "same"), W.bn2, false));
+    const mixedConv = tf.relu(
+      bn(tf.conv2d(pool, tf.tensor4d(W.mixedConv, [1, 1, 4, 3]), 1, "same"), W.bn2, false),
+    );
     const tower = tf.relu(
-      tf.add(tf.conv2d(tf.avgPool(pool, 3, 1, "same"), tf.tensor4d(W.towerConv, [1, 1, 4, 2]), 1, "same"), tf.tensor1d(W.towerBias)),
+      tf.add(
+        tf.conv2d(
+          tf.avgPool(pool, 3, 1, "same"),
+          tf.tensor4d(W.towerConv, [1, 1, 4, 2]),
+          1,
+          "same",
+        ),
+        tf.tensor1d(W.towerBias),
+      ),
     );
     const join = tf.concat([mixedConv, tower], 3);
     const join1 = tf.concat([join, pool], 3) as tf.Tensor4D;
@@ -53,7 +69,10 @@ async function assertClose(got: tf.Tensor, want: tf.Tensor, rel = 1e-5) {
   let scale = 0;
   for (const v of w) scale = Math.max(scale, Math.abs(v));
   for (let i = 0; i < w.length; i++) {
-    assert.ok(Math.abs(g[i] - w[i]) <= rel * Math.max(scale, 1e-6), `index ${i}: ${g[i]} vs ${w[i]}`);
+    assert.ok(
+      Math.abs(g[i] - w[i]) <= rel * Math.max(scale, 1e-6),
+      `index ${i}: ${g[i]} vs ${w[i]}`,
+    );
   }
 }
 
@@ -71,11 +90,17 @@ Deno.test("GraphDef encode/decode keeps nodes, attributes and constants", () => 
   const bn = graph.node.find((n) => n.name === "conv/batchnorm")!;
   assert.ok(Math.abs(bn.attr!.variance_epsilon.f! - 0.001) < 1e-9);
   assert.equal(bn.attr!.scale_after_normalization.b, true);
-  const weights = decodeTensor(graph.node.find((n) => n.name === "softmax/weights")!.attr!.value.tensor!);
+  const weights = decodeTensor(
+    graph.node.find((n) => n.name === "softmax/weights")!.attr!.value.tensor!,
+  );
   assert.deepEqual(weights.shape, [9, 5]);
   assert.deepEqual(Array.from(weights.values), Array.from(Float32Array.from(W.softmaxW)));
   // A repeated *_val field shorter than the shape repeats its last value (TensorFlow's convention).
-  const filled = decodeTensor({ dtype: DataType.FLOAT, tensorShape: { dim: [{ size: 3 }] }, floatVal: [2] });
+  const filled = decodeTensor({
+    dtype: DataType.FLOAT,
+    tensorShape: { dim: [{ size: 3 }] },
+    floatVal: [2],
+  });
   assert.deepEqual(Array.from(filled.values), [2, 2, 2]);
 });
 
@@ -120,7 +145,11 @@ Deno.test("AvgPool with SAME padding averages the in-bounds window only (TensorF
   const executor = new GraphExecutor({
     node: [
       { name: "x", op: "Placeholder" },
-      op("avg", "AvgPool", ["x"], { ksize: ints([1, 3, 3, 1]), strides: ints([1, 1, 1, 1]), padding: str("SAME") }),
+      op("avg", "AvgPool", ["x"], {
+        ksize: ints([1, 3, 3, 1]),
+        strides: ints([1, 1, 1, 1]),
+        padding: str("SAME"),
+      }),
     ],
   });
   const x = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
@@ -136,7 +165,15 @@ Deno.test("ResizeBilinear without align_corners uses TensorFlow 1.x's legacy sam
   const executor = new GraphExecutor({
     node: [
       { name: "x", op: "Placeholder" },
-      { name: "size", op: "Const", attr: { value: { tensor: { dtype: DataType.INT32, tensorShape: { dim: [{ size: 2 }] }, intVal: [1, 4] } } } },
+      {
+        name: "size",
+        op: "Const",
+        attr: {
+          value: {
+            tensor: { dtype: DataType.INT32, tensorShape: { dim: [{ size: 2 }] }, intVal: [1, 4] },
+          },
+        },
+      },
       op("resize", "ResizeBilinear", ["x", "size"], { align_corners: { b: false } }),
     ],
   });
@@ -160,7 +197,10 @@ Deno.test("InceptionExtractor: pool_3 features and bias-free logits from [-1, 1]
   // improved-gan's IS logits: pool_3 times softmax/logits/MatMul's weights, without the bias.
   await assertClose(tf.tensor2d(out.logits!, [4, 5]), want.matmul);
   // Grey images are repeated over the three channels.
-  const grey = tf.sub(tf.div(tf.tensor4d(Array.from({ length: 2 * 49 }, (_, i) => i % 256), [2, 7, 7, 1]), 127.5), 1) as tf.Tensor4D;
+  const grey = tf.sub(
+    tf.div(tf.tensor4d(Array.from({ length: 2 * 49 }, (_, i) => i % 256), [2, 7, 7, 1]), 127.5),
+    1,
+  ) as tf.Tensor4D;
   const greyOut = await extractor.features(grey);
   const rgbOut = await extractor.features(tf.tile(grey, [1, 1, 1, 3]) as tf.Tensor4D);
   assert.deepEqual(greyOut.pool, rgbOut.pool);
@@ -171,7 +211,9 @@ Deno.test("InceptionExtractor: pool_3 features and bias-free logits from [-1, 1]
 Deno.test("loadInceptionExtractor: missing, wrong or incomplete files are UserErrors with instructions", async () => {
   await assert.rejects(
     loadInceptionExtractor("/nonexistent/classify_image_graph_def.pb"),
-    (e: unknown) => e instanceof UserError && /inception-2015-12-05\.tgz/.test(e.message) && /--inception/.test(e.message),
+    (e: unknown) =>
+      e instanceof UserError && /inception-2015-12-05\.tgz/.test(e.message) &&
+      /--inception/.test(e.message),
   );
   const dir = await Deno.makeTempDir();
   try {
@@ -180,7 +222,10 @@ Deno.test("loadInceptionExtractor: missing, wrong or incomplete files are UserEr
     const partial = buildGraph();
     partial.node = partial.node.filter((n) => n.name !== "softmax/logits/MatMul");
     await Deno.writeFile(`${dir}/partial.pb`, encodeGraphDef(partial));
-    await assert.rejects(loadInceptionExtractor(`${dir}/partial.pb`), /lacks the Inception nodes softmax\/logits\/MatMul/);
+    await assert.rejects(
+      loadInceptionExtractor(`${dir}/partial.pb`),
+      /lacks the Inception nodes softmax\/logits\/MatMul/,
+    );
     await Deno.writeFile(`${dir}/ok.pb`, encodeGraphDef(buildGraph()));
     const extractor = await loadInceptionExtractor(`${dir}/ok.pb`);
     assert.equal(extractor.featureDim, 9);

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { JsRandom } from "../lib/rng.ts";
-import { inceptionScore, softmaxRows } from "../lib/metrics/inception_score.ts";
+import {
+  inceptionScore,
+  inceptionScoreFromLogits,
+  softmaxRows,
+} from "../lib/metrics/inception_score.ts";
 
 Deno.test("Inception Score: identical predictions give 1, confident balanced predictions give k", () => {
   const k = 4;
@@ -37,7 +41,11 @@ Deno.test("softmaxRows: rows sum to 1, shift-invariant, and handles huge logits"
 const PYTHON = "/usr/bin/python3";
 function hasNumpy(): boolean {
   try {
-    return new Deno.Command(PYTHON, { args: ["-c", "import numpy"], stderr: "null", stdout: "null" })
+    return new Deno.Command(PYTHON, {
+      args: ["-c", "import numpy"],
+      stderr: "null",
+      stdout: "null",
+    })
       .outputSync().success;
   } catch {
     return false;
@@ -51,7 +59,8 @@ Deno.test({
     const rng = new JsRandom(7);
     const n = 53; // not a multiple of the splits: uneven parts as the reference
     const k = 6;
-    const probs = softmaxRows(new Float64Array(n * k).map(() => 3 * rng.normal()), n, k);
+    const logits = new Float64Array(n * k).map(() => 3 * rng.normal());
+    const probs = softmaxRows(logits, n, k);
     const code = `
 import sys, json, numpy as np
 preds = np.array(json.load(sys.stdin)).reshape(${n}, ${k})
@@ -64,7 +73,8 @@ for i in range(splits):
     scores.append(np.exp(kl))
 print(json.dumps([float(np.mean(scores)), float(np.std(scores))]))
 `;
-    const child = new Deno.Command(PYTHON, { args: ["-c", code], stdin: "piped", stdout: "piped" }).spawn();
+    const child = new Deno.Command(PYTHON, { args: ["-c", code], stdin: "piped", stdout: "piped" })
+      .spawn();
     const writer = child.stdin.getWriter();
     await writer.write(new TextEncoder().encode(JSON.stringify(Array.from(probs))));
     await writer.close();
@@ -72,6 +82,7 @@ print(json.dumps([float(np.mean(scores)), float(np.std(scores))]))
     assert.ok(out.success);
     const [mean, std] = JSON.parse(new TextDecoder().decode(out.stdout));
     const ours = inceptionScore(probs, n, k);
+    assert.deepEqual(inceptionScoreFromLogits(logits, n, k), ours);
     assert.ok(Math.abs(ours.mean - mean) < 1e-12 * mean, `${ours.mean} vs ${mean}`);
     assert.ok(Math.abs(ours.std - std) < 1e-10, `${ours.std} vs ${std}`);
   },

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { JsRandom } from "../lib/rng.ts";
-import { matmul, meanAndCovariance, multiplyABt, symmetricEigen, trace } from "../lib/metrics/linalg.ts";
+import {
+  matmul,
+  meanAndCovariance,
+  multiplyABt,
+  symmetricEigen,
+  trace,
+} from "../lib/metrics/linalg.ts";
 
 /** A random symmetric n x n matrix with entries ~ N(0, 1). */
 function randomSymmetric(n: number, rng: JsRandom): Float64Array {
@@ -92,7 +98,7 @@ Deno.test("matmul: small product by hand", () => {
 
 Deno.test("multiplyABt: agrees with matmul for odd shapes, and its symmetric mode", () => {
   const rng = new JsRandom(4);
-  for (const [n, m, k] of [[1, 1, 1], [5, 3, 7], [9, 6, 300], [4, 4, 4]]) {
+  for (const [n, m, k] of [[1, 1, 1], [5, 3, 7], [9, 6, 300], [4, 4, 4], [130, 70, 5]]) {
     const a = new Float64Array(n * k).map(() => rng.normal());
     const b = new Float64Array(m * k).map(() => rng.normal());
     const bt = new Float64Array(k * m);

@@ -60,7 +60,9 @@ Deno.test("npz: FID statistics round-trip, stored and deflated, with n and the e
   const mu = Float64Array.from({ length: d }, (_, i) => Math.PI * (i - 2));
   const sigma = Float64Array.from({ length: d * d }, (_, i) => Math.sin(i) / 3);
   for (const compress of [false, true]) {
-    const bytes = encodeFidStats({ mu, sigma, n: 12345, features: "inception-pool3" }, { compress });
+    const bytes = encodeFidStats({ mu, sigma, n: 12345, features: "inception-pool3" }, {
+      compress,
+    });
     const back = decodeFidStats(bytes, "mem.npz");
     assert.deepEqual(back.mu, mu);
     assert.deepEqual(back.sigma, sigma);
@@ -85,7 +87,10 @@ Deno.test("npz: TTUR-style float32 statistics read as float64 values", () => {
 
 Deno.test("npz: wrong keys, shapes, or files are clear UserErrors", async () => {
   const onlyMu = encodeNpz({ mu: { shape: [2], data: new Float64Array(2) } });
-  assert.throws(() => decodeFidStats(onlyMu, "x.npz"), (e: unknown) => e instanceof UserError && /'mu' and 'sigma'/.test(e.message));
+  assert.throws(
+    () => decodeFidStats(onlyMu, "x.npz"),
+    (e: unknown) => e instanceof UserError && /'mu' and 'sigma'/.test(e.message),
+  );
   const badShape = encodeNpz({
     mu: { shape: [2], data: new Float64Array(2) },
     sigma: { shape: [4], data: new Float64Array(4) },
@@ -113,7 +118,11 @@ Deno.test("npz: writeFidStats then readFidStats through a file", async () => {
 const PYTHON = "/usr/bin/python3";
 function hasNumpy(): boolean {
   try {
-    return new Deno.Command(PYTHON, { args: ["-c", "import numpy"], stderr: "null", stdout: "null" })
+    return new Deno.Command(PYTHON, {
+      args: ["-c", "import numpy"],
+      stderr: "null",
+      stdout: "null",
+    })
       .outputSync().success;
   } catch {
     return false;
@@ -155,7 +164,10 @@ np.save("${dir}/vec.npy", np.array([1.5, -2.0, 3.25]))
       assert.deepEqual(Array.from(ttur.sigma), Array.from(Float32Array.from(sigma)));
       // Byte-identical .npy encoding.
       const numpyBytes = await Deno.readFile(`${dir}/vec.npy`);
-      assert.deepEqual(encodeNpy({ shape: [3], data: new Float64Array([1.5, -2, 3.25]) }), numpyBytes);
+      assert.deepEqual(
+        encodeNpy({ shape: [3], data: new Float64Array([1.5, -2, 3.25]) }),
+        numpyBytes,
+      );
       // numpy reads what we write, stored and deflated, including n and the feature name.
       await writeFidStats(`${dir}/ours.npz`, { mu, sigma, n: 99, features: "fmnist" });
       await writeFidStats(`${dir}/ours_z.npz`, { mu, sigma }, { compress: true });
@@ -171,7 +183,10 @@ print("ok" if ok else "mismatch")
 `);
       assert.equal(check, "ok");
       // And parseNpz sees every entry numpy wrote.
-      assert.deepEqual([...parseNpz(await Deno.readFile(`${dir}/torch.npz`)).keys()].sort(), ["mu", "sigma"]);
+      assert.deepEqual([...parseNpz(await Deno.readFile(`${dir}/torch.npz`)).keys()].sort(), [
+        "mu",
+        "sigma",
+      ]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

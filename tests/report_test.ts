@@ -8,8 +8,18 @@ import { decode } from "fast-png";
 import { openResultsDb } from "../lib/db/mod.ts";
 import { buildComparison, collectRunResults, loadReferences } from "../lib/report/compare.ts";
 import { gatherRunDetails, renderReport } from "../lib/report/html.ts";
-import { downsample, lineChartSvg, niceTicks, PALETTE } from "../lib/report/svg_chart.ts";
+import {
+  downsample,
+  lineChartSvg,
+  niceTicks,
+  PALETTE,
+  seriesColour,
+} from "../lib/report/svg_chart.ts";
 import { type Fixture, GRID_RGB, makeResultsFixture } from "./helpers/results_fixture.ts";
+
+// These tests pick their databases explicitly; a DATABASE_URL in the developer's environment
+// (say, the lab's shared server) must neither receive test rows nor change what is tested.
+Deno.env.delete("DATABASE_URL");
 
 Deno.test("svg chart: one path per series in palette colours, gaps at non-finite values", () => {
   const svg = lineChartSvg([
@@ -31,6 +41,23 @@ Deno.test("svg chart: one path per series in palette colours, gaps at non-finite
   const ys = [...paths[0][1].matchAll(/[ML][\d.]+,([\d.]+)/g)].map((m) => Number(m[1]));
   assert.equal(Math.max(...ys), 300 - 42); // height - bottom margin
   assert.equal(Math.min(...ys), 30); // top margin
+});
+
+Deno.test("svg chart: many levels get a sequential ramp; a lone point still shows", () => {
+  assert.equal(seriesColour(3, 10), PALETTE[3]);
+  assert.equal(seriesColour(0, 16), "#440154"); // viridis ends
+  assert.equal(seriesColour(15, 16), "#fde725");
+  const colours = Array.from({ length: 16 }, (_, i) => seriesColour(i, 16));
+  assert.equal(new Set(colours).size, 16);
+  const svg = lineChartSvg(
+    Array.from({ length: 16 }, (_, level) => ({ label: `level ${level}`, points: [[20, level]] })),
+    { title: "one logged step", xLabel: "step" },
+  );
+  assert.equal((svg.match(/<circle /g) ?? []).length, 16);
+  // Every legend row stays inside the 300 px tall chart.
+  const legendYs = [...svg.matchAll(/<line x1="410" x2="428" y1="([\d.]+)"/g)].map((m) => +m[1]);
+  assert.equal(legendYs.length, 16);
+  assert.ok(Math.max(...legendYs) < 300 - 42, `legend runs to y=${Math.max(...legendYs)}`);
 });
 
 Deno.test("svg chart: nice ticks and bucket-mean downsampling", () => {

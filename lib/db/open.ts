@@ -18,11 +18,15 @@ import type { ResultsDb } from "./types.ts";
 export const DEFAULT_DB_PATH = "results/results.db";
 
 export interface OpenOptions {
-  /** SQLite file; used when no URL is given (default results/results.db). */
+  /**
+   * SQLite file used when no URL is given, and the local fallback of openResultsDbOrFallback
+   * (default results/results.db). DATABASE_URL, when set, takes precedence over it: that is how
+   * a machine records into the lab's shared server without changing the training command.
+   */
   path?: string;
   /**
    * postgres://user:password@host:port/database (or postgresql://); `sqlite:PATH` or `file:PATH`
-   * names a SQLite file. Default: the DATABASE_URL environment variable when `path` is not given.
+   * names a SQLite file. Default: the DATABASE_URL environment variable.
    */
   url?: string;
   /** SQLite: refuse to create a missing file (for commands that only read). */
@@ -44,7 +48,7 @@ export type DbTarget = { kind: "sqlite"; path: string } | { kind: "postgres"; ur
 
 /** Which database the options (and DATABASE_URL, passed in as `envUrl`) designate. */
 export function resolveDbTarget(opts: OpenOptions = {}, envUrl?: string): DbTarget {
-  const url = opts.url ?? (opts.path === undefined ? envUrl : undefined);
+  const url = opts.url ?? envUrl;
   if (url === undefined || url === "") {
     return { kind: "sqlite", path: opts.path ?? DEFAULT_DB_PATH };
   }
@@ -59,11 +63,12 @@ export function resolveDbTarget(opts: OpenOptions = {}, envUrl?: string): DbTarg
 
 /**
  * Options for a `--db` command-line value: a URL (postgres://..., sqlite:PATH) or a SQLite file
- * path; undefined keeps the default (DATABASE_URL, else results/results.db).
+ * path, either of which wins over DATABASE_URL; undefined keeps the default (DATABASE_URL, else
+ * results/results.db).
  */
 export function dbOptionsFor(value: string | undefined): OpenOptions {
   if (value === undefined) return {};
-  return /^[a-z][a-z0-9+.-]*:/i.test(value) ? { url: value } : { path: value };
+  return { url: /^[a-z][a-z0-9+.-]*:/i.test(value) ? value : `sqlite:${value}` };
 }
 
 /** The URL without its password, safe to print. */

@@ -25,6 +25,8 @@ export async function loadFeatureExtractor(
           "use --features inception",
       );
     default:
-      throw new UserError(`unknown feature extractor '${choice}'; use one of ${FEATURE_CHOICES.join(", ")}`);
+      throw new UserError(
+        `unknown feature extractor '${choice}'; use one of ${FEATURE_CHOICES.join(", ")}`,
+      );
   }
 }

@@ -53,7 +53,9 @@ export async function extractFeatures(
   options: ExtractOptions = {},
 ): Promise<FeatureSet> {
   const batchSize = options.batchSize ?? 50;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be >= 1, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`batch size must be >= 1, got ${batchSize}`);
+  }
   const n = source.count;
   const pool = new Float32Array(n * extractor.featureDim);
   const logits = extractor.logitsDim ? new Float32Array(n * extractor.logitsDim) : undefined;
@@ -67,13 +69,22 @@ export async function extractFeatures(
       images.dispose();
     }
     if (out.pool.length !== (end - start) * extractor.featureDim) {
-      throw new Error(`${extractor.name} returned ${out.pool.length} features for ${end - start} images`);
+      throw new Error(
+        `${extractor.name} returned ${out.pool.length} features for ${end - start} images`,
+      );
     }
     pool.set(out.pool, start * extractor.featureDim);
     if (logits && out.logits) logits.set(out.logits, start * extractor.logitsDim!);
     options.onProgress?.(end, n);
   }
-  return { extractor: extractor.name, n, featureDim: extractor.featureDim, logitsDim: extractor.logitsDim, pool, logits };
+  return {
+    extractor: extractor.name,
+    n,
+    featureDim: extractor.featureDim,
+    logitsDim: extractor.logitsDim,
+    pool,
+    logits,
+  };
 }
 
 /** FID statistics (mean, unbiased covariance) of a feature set, labelled with n and the extractor. */

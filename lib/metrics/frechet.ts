@@ -36,7 +36,9 @@ export function frechetDistanceParts(a: GaussianStats, b: GaussianStats): Freche
     throw new UserError(`a covariance is not ${d}x${d}; the statistics file is malformed`);
   }
   for (const s of [a.mu, b.mu, a.sigma, b.sigma]) {
-    if (!s.every(Number.isFinite)) throw new UserError("the statistics contain NaN or infinite values");
+    if (!s.every(Number.isFinite)) {
+      throw new UserError("the statistics contain NaN or infinite values");
+    }
   }
   let meanTerm = 0;
   for (let i = 0; i < d; i++) meanTerm += (a.mu[i] - b.mu[i]) ** 2;

@@ -18,7 +18,9 @@ export function datasetImageSource(ds: ImageDataset, limit = ds.count): ImageSou
     batch: (start, end) => {
       const size = h * w * c;
       const x = new Float32Array((end - start) * size);
-      for (let i = start; i < end; i++) writeScaled(ds.get(i), h, w, c, false, x, (i - start) * size);
+      for (let i = start; i < end; i++) {
+        writeScaled(ds.get(i), h, w, c, false, x, (i - start) * size);
+      }
       return Promise.resolve(tf.tensor4d(x, [end - start, h, w, c]));
     },
   };
@@ -44,10 +46,14 @@ function convertChannels(pixels: Uint8Array, from: number, to: 1 | 3, where: str
 export function pngFolderDataset(dir: string): ImageDataset {
   let names: string[];
   try {
-    names = [...Deno.readDirSync(dir)].filter((e) => e.isFile && /\.png$/i.test(e.name)).map((e) => e.name);
+    names = [...Deno.readDirSync(dir)].filter((e) => e.isFile && /\.png$/i.test(e.name)).map((e) =>
+      e.name
+    );
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) throw new UserError(`folder not found: ${dir}`);
-    if (err instanceof Deno.errors.NotADirectory) throw new UserError(`${dir} is neither a folder nor an .npz file`);
+    if (err instanceof Deno.errors.NotADirectory) {
+      throw new UserError(`${dir} is neither a folder nor an .npz file`);
+    }
     throw err;
   }
   names.sort();
@@ -57,7 +63,9 @@ export function pngFolderDataset(dir: string): ImageDataset {
     try {
       return decodePng(Deno.readFileSync(path(i)));
     } catch (err) {
-      throw new UserError(`${path(i)} is not a readable PNG (${(err as Error).message.split("\n")[0]})`);
+      throw new UserError(
+        `${path(i)} is not a readable PNG (${(err as Error).message.split("\n")[0]})`,
+      );
     }
   };
   const first = read(0);
@@ -75,7 +83,9 @@ export function pngFolderDataset(dir: string): ImageDataset {
       const img = i === 0 ? first : read(i);
       if (img.width !== first.width || img.height !== first.height) {
         throw new UserError(
-          `${path(i)} is ${img.width}x${img.height}, but ${path(0)} is ${first.width}x${first.height}; ` +
+          `${path(i)} is ${img.width}x${img.height}, but ${
+            path(0)
+          } is ${first.width}x${first.height}; ` +
             "all images of a folder must have one size",
         );
       }

@@ -18,8 +18,14 @@ export interface InceptionScoreResult {
 }
 
 /** Row-wise softmax of n x k logits, in float64 (max-subtracted). */
-export function softmaxRows(logits: Float32Array | Float64Array, n: number, k: number): Float64Array {
-  if (logits.length !== n * k) throw new RangeError(`logits: ${logits.length} values, expected ${n}x${k}`);
+export function softmaxRows(
+  logits: Float32Array | Float64Array,
+  n: number,
+  k: number,
+): Float64Array {
+  if (logits.length !== n * k) {
+    throw new RangeError(`logits: ${logits.length} values, expected ${n}x${k}`);
+  }
   const p = new Float64Array(n * k);
   for (let i = 0; i < n; i++) {
     const row = i * k;
@@ -42,9 +48,13 @@ export function inceptionScore(
   k: number,
   splits = 10,
 ): InceptionScoreResult {
-  if (probs.length !== n * k) throw new RangeError(`probabilities: ${probs.length} values, expected ${n}x${k}`);
+  if (probs.length !== n * k) {
+    throw new RangeError(`probabilities: ${probs.length} values, expected ${n}x${k}`);
+  }
   if (!Number.isInteger(splits) || splits < 1 || n < splits) {
-    throw new RangeError(`the Inception Score needs at least ${splits} images for ${splits} splits, got ${n}`);
+    throw new RangeError(
+      `the Inception Score needs at least ${splits} images for ${splits} splits, got ${n}`,
+    );
   }
   const scores: number[] = [];
   const marginal = new Float64Array(k);
@@ -69,4 +79,14 @@ export function inceptionScore(
   const mean = scores.reduce((a, b) => a + b, 0) / splits;
   const variance = scores.reduce((a, b) => a + (b - mean) ** 2, 0) / splits;
   return { mean, std: Math.sqrt(variance), splits, n };
+}
+
+/** Inception Score from n x k class logits (e.g. a FeatureSet's `logits`): softmax, then the score. */
+export function inceptionScoreFromLogits(
+  logits: Float32Array | Float64Array,
+  n: number,
+  k: number,
+  splits = 10,
+): InceptionScoreResult {
+  return inceptionScore(softmaxRows(logits, n, k), n, k, splits);
 }

@@ -70,12 +70,21 @@ function kernelSum(gram: Float32Array, m: number, d: number, offDiagonalOnly: bo
 }
 
 /** Unbiased MMD^2 between two m x d feature subsets (cubic polynomial kernel). */
-export async function polynomialMmd2(x: Float32Array, y: Float32Array, m: number, d: number): Promise<number> {
+export async function polynomialMmd2(
+  x: Float32Array,
+  y: Float32Array,
+  m: number,
+  d: number,
+): Promise<number> {
   if (m < 2) throw new RangeError(`the unbiased MMD needs at least 2 samples per set, got ${m}`);
   const [gxx, gyy, gxy] = tf.tidy(() => {
     const tx = tf.tensor2d(x, [m, d]);
     const ty = tf.tensor2d(y, [m, d]);
-    return [tf.matMul(tx, tx, false, true), tf.matMul(ty, ty, false, true), tf.matMul(tx, ty, false, true)];
+    return [
+      tf.matMul(tx, tx, false, true),
+      tf.matMul(ty, ty, false, true),
+      tf.matMul(tx, ty, false, true),
+    ];
   });
   try {
     const [xx, yy, xy] = await Promise.all([gxx.data(), gyy.data(), gxy.data()]) as Float32Array[];
@@ -98,7 +107,9 @@ export async function kernelInceptionDistance(
   }
   const subsets = options.subsets ?? 100;
   const m = Math.min(options.subsetSize ?? 1000, a.n, b.n);
-  if (!Number.isInteger(subsets) || subsets < 1) throw new RangeError(`subsets must be >= 1, got ${subsets}`);
+  if (!Number.isInteger(subsets) || subsets < 1) {
+    throw new RangeError(`subsets must be >= 1, got ${subsets}`);
+  }
   const values: number[] = [];
   for (let s = 0; s < subsets; s++) {
     const x = gatherRows(a, sampleWithoutReplacement(a.n, m, rng));

@@ -45,26 +45,6 @@ export function meanAndCovariance(
   return { mu, sigma };
 }
 
-/** Dot product of a[ia .. ia+len) and b[ib .. ib+len), four partial sums for speed. */
-export function dotRows(
-  a: Float64Array,
-  ia: number,
-  b: Float64Array,
-  ib: number,
-  len: number,
-): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  let k = 0;
-  for (; k + 3 < len; k += 4) {
-    s0 += a[ia + k] * b[ib + k];
-    s1 += a[ia + k + 1] * b[ib + k + 1];
-    s2 += a[ia + k + 2] * b[ib + k + 2];
-    s3 += a[ia + k + 3] * b[ib + k + 3];
-  }
-  for (; k < len; k++) s0 += a[ia + k] * b[ib + k];
-  return (s0 + s1) + (s2 + s3);
-}
-
 /** Copies `rows` rows of length k into a zero-padded array whose row count is a multiple of 4. */
 function padRows(a: Float64Array, rows: number, k: number): Float64Array {
   const padded = Math.ceil(rows / 4) * 4;
@@ -130,15 +110,36 @@ export function multiplyABt(
     }
   }
   const out = np === n && mp === m ? c : new Float64Array(n * m);
-  if (out !== c) for (let i = 0; i < n; i++) out.set(c.subarray(i * mp, i * mp + m), i * m);
-  if (symmetric) {
-    for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) out[j * n + i] = out[i * n + j];
-  }
+  if (out !== c) { for (let i = 0; i < n; i++) out.set(c.subarray(i * mp, i * mp + m), i * m); }
+  if (symmetric) mirrorUpper(out, n);
   return out;
 }
 
+/**
+ * Copies the upper triangle onto the lower one, in 64x64 tiles: a plain loop writes down columns
+ * with a page-sized stride at n = 2048 and costs as much as the product itself.
+ */
+function mirrorUpper(a: Float64Array, n: number): void {
+  const T = 64;
+  for (let i0 = 0; i0 < n; i0 += T) {
+    for (let j0 = i0; j0 < n; j0 += T) {
+      const i1 = Math.min(i0 + T, n);
+      const j1 = Math.min(j0 + T, n);
+      for (let i = i0; i < i1; i++) {
+        for (let j = Math.max(j0, i + 1); j < j1; j++) a[j * n + i] = a[i * n + j];
+      }
+    }
+  }
+}
+
 /** C = A B for A (n x m), B (m x p), row-major. i-k-j loop order: the inner loop is contiguous. */
-export function matmul(a: Float64Array, b: Float64Array, n: number, m: number, p: number): Float64Array {
+export function matmul(
+  a: Float64Array,
+  b: Float64Array,
+  n: number,
+  m: number,
+  p: number,
+): Float64Array {
   if (a.length !== n * m || b.length !== m * p) throw new RangeError("matmul: shape mismatch");
   const c = new Float64Array(n * p);
   for (let i = 0; i < n; i++) {
@@ -176,9 +177,13 @@ export function symmetricEigen(
   n: number,
   options: { vectors?: boolean } = {},
 ): SymmetricEigen {
-  if (a.length !== n * n) throw new RangeError(`symmetricEigen: ${a.length} values, expected ${n}x${n}`);
+  if (a.length !== n * n) {
+    throw new RangeError(`symmetricEigen: ${a.length} values, expected ${n}x${n}`);
+  }
   const wantVectors = options.vectors ?? true;
-  if (n === 0) return { values: new Float64Array(0), vectors: wantVectors ? new Float64Array(0) : undefined };
+  if (n === 0) {
+    return { values: new Float64Array(0), vectors: wantVectors ? new Float64Array(0) : undefined };
+  }
   // w is the transpose of EISPACK's V: w[j*n + k] stands for V[k][j]. A is symmetric, so starting
   // from w = A^T = A is the same as starting from V = A; we copy the lower triangle into w's upper.
   const w = new Float64Array(n * n);

@@ -38,7 +38,9 @@ export function parseNpyHeader(text: string): NpyHeader {
   if (!descr || !order || !shape) throw new Error(`unreadable .npy header: ${text.trim()}`);
   const dims = shape[1].split(",").map((s) => s.trim()).filter((s) => s.length > 0)
     .map((s) => Number(s.replace(/L$/, "")));
-  if (dims.some((v) => !Number.isInteger(v) || v < 0)) throw new Error(`bad .npy shape (${shape[1]})`);
+  if (dims.some((v) => !Number.isInteger(v) || v < 0)) {
+    throw new Error(`bad .npy shape (${shape[1]})`);
+  }
   return { descr: descr[1], fortranOrder: order[1] === "True", shape: dims };
 }
 
@@ -75,7 +77,9 @@ function gather(data: NpyData, offsets: Int32Array): NpyData {
 
 /** Decodes one .npy file. Supported dtypes: f4, f8, i4, i8 (either byte order) and unicode U. */
 export function parseNpy(bytes: Uint8Array): NpyArray {
-  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) throw new Error("not an .npy file");
+  if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw new Error("not an .npy file");
+  }
   const major = bytes[6];
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let headerLen: number;
@@ -90,7 +94,9 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
     throw new Error(`unsupported .npy version ${major}.${bytes[7]}`);
   }
   const header = parseNpyHeader(
-    new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(bytes.subarray(start, start + headerLen)),
+    new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
+      bytes.subarray(start, start + headerLen),
+    ),
   );
   const offset = start + headerLen;
   const count = product(header.shape);
@@ -135,7 +141,9 @@ export function parseNpy(bytes: Uint8Array): NpyArray {
       data = out;
     }
   }
-  if (header.fortranOrder && header.shape.length > 1) data = gather(data, fortranOffsets(header.shape));
+  if (header.fortranOrder && header.shape.length > 1) {
+    data = gather(data, fortranOffsets(header.shape));
+  }
   return { shape: header.shape, data };
 }
 
@@ -170,7 +178,9 @@ export function encodeNpy(array: NpyArray): Uint8Array {
   if (Array.isArray(data)) {
     const chars = width / 4;
     data.forEach((s, i) => {
-      [...s].forEach((ch, c) => view.setUint32(total + (i * chars + c) * 4, ch.codePointAt(0)!, true));
+      [...s].forEach((ch, c) =>
+        view.setUint32(total + (i * chars + c) * 4, ch.codePointAt(0)!, true)
+      );
     });
   } else {
     // Typed arrays are little-endian on every platform Deno runs on; DataView keeps it explicit.
@@ -208,7 +218,9 @@ export function encodeNpz(
 ): Uint8Array {
   const level = options.compress ? 6 : 0;
   const files: Record<string, [Uint8Array, { level: 0 | 6 }]> = {};
-  for (const [name, array] of Object.entries(arrays)) files[`${name}.npy`] = [encodeNpy(array), { level }];
+  for (const [name, array] of Object.entries(arrays)) {
+    files[`${name}.npy`] = [encodeNpy(array), { level }];
+  }
   return zipSync(files);
 }
 
@@ -276,7 +288,9 @@ export async function readFidStats(path: string): Promise<FidStats> {
   try {
     bytes = await Deno.readFile(path);
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new UserError(`statistics file not found: ${path}`);
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UserError(`statistics file not found: ${path}`);
+    }
     throw err;
   }
   return decodeFidStats(bytes, path);

@@ -73,9 +73,10 @@ function imageRank(kind: string): number {
   return kind === "grid" ? 0 : kind === "samples" ? 1 : 2;
 }
 
-/** Charts of loss first, then energies, then anything else logged. */
+/** Charts of loss first, then energies (f_pos, f_neg, energy_*), then anything else logged. */
 function metricRank(name: string): number {
-  return name.includes("loss") ? 0 : name.includes("energy") ? 1 : 2;
+  if (name.includes("loss")) return 0;
+  return name.includes("energy") || /^f_/.test(name) ? 1 : 2;
 }
 
 export async function gatherRunDetails(db: ResultsDb, runIds: number[]): Promise<RunDetails[]> {
@@ -157,7 +158,8 @@ function renderTable(t: ComparisonTable): string {
   return [
     `<h2>${h(t.dataset)}</h2>`,
     sorted ? `<p class="note">${h(sorted)}; references in italics.</p>` : "",
-    `<table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`,
+    `<div class="scroll"><table><thead><tr>${head}</tr></thead><tbody>\n${body}\n</tbody>` +
+    `</table></div>`,
     citations ? `<ol class="citations">${citations}</ol>` : "",
   ].join("\n");
 }
@@ -201,6 +203,7 @@ function renderRun(d: RunDetails): string {
 const STYLE = `
 body { font-family: sans-serif; margin: 24px; color: #222; background: #fff; }
 table { border-collapse: collapse; margin: 8px 0; }
+.scroll { overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 3px 8px; font-size: 13px; }
 th { background: #f3f3f3; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }

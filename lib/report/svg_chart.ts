@@ -17,7 +17,7 @@ export interface LineChartOptions {
   height?: number;
 }
 
-/** Line colours (Tableau 10), series i gets PALETTE[i % 10]; tests look for PALETTE[0] on screen. */
+/** Line colours (Tableau 10) for up to 10 series; tests look for them on screen. */
 export const PALETTE = [
   "#1f77b4",
   "#ff7f0e",
@@ -30,6 +30,21 @@ export const PALETTE = [
   "#bcbd22",
   "#17becf",
 ] as const;
+
+/** Viridis anchors: for more series than PALETTE has colours, levels get a sequential ramp. */
+const RAMP = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+
+/** Series i of n: the palette while it lasts, else evenly spaced along the ramp (0 to n-1). */
+export function seriesColour(i: number, n: number): string {
+  if (n <= PALETTE.length) return PALETTE[i];
+  const t = (i / (n - 1)) * (RAMP.length - 1);
+  const k = Math.min(Math.floor(t), RAMP.length - 2), u = t - k;
+  const rgb = RAMP[k].map((c, j) => Math.round(c + (RAMP[k + 1][j] - c) * u));
+  return `#${rgb.map((c) => c.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Lines with this many points or fewer also mark each point (a single point has no line). */
+const MARKER_MAX_POINTS = 40;
 
 export function escapeXml(text: string): string {
   return text.replace(
@@ -119,16 +134,21 @@ export function lineChartSvg(series: readonly Series[], opts: LineChartOptions):
         `text-anchor="middle" font-family="sans-serif">${escapeXml(opts.yLabel)}</text>`,
     );
   }
+  // The legend shrinks its rows so that every series fits beside the plot.
+  const rowH = Math.min(16, (plotH - 4) / Math.max(1, series.length));
+  const legendFont = Math.max(7, Math.min(11, rowH - 2));
   series.forEach((s, i) => {
-    const colour = PALETTE[i % PALETTE.length];
+    const colour = seriesColour(i, series.length);
     // A non-finite value ends the current segment: "M" starts a new one after the gap.
     let d = "", pen = "M";
+    const finite: [number, number][] = [];
     for (const [x, y] of s.points) {
       if (!Number.isFinite(y) || !Number.isFinite(x)) {
         pen = "M";
         continue;
       }
       d += `${pen}${f(sx(x))},${f(sy(y))}`;
+      finite.push([x, y]);
       pen = "L";
     }
     if (d) {
@@ -137,12 +157,17 @@ export function lineChartSvg(series: readonly Series[], opts: LineChartOptions):
           `stroke-linejoin="round"/>`,
       );
     }
-    const ly = m.top + 8 + i * 16;
+    if (finite.length <= MARKER_MAX_POINTS) {
+      for (const [x, y] of finite) {
+        parts.push(`<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="3" fill="${colour}"/>`);
+      }
+    }
+    const ly = m.top + 6 + i * rowH;
     parts.push(
-      `<line x1="${width - legendWidth}" x2="${width - legendWidth + 18}" y1="${ly}" y2="${ly}" ` +
-        `stroke="${colour}" stroke-width="3"/>`,
-      `<text x="${width - legendWidth + 24}" y="${ly + 4}" font-size="11" ` +
-        `font-family="sans-serif">${escapeXml(s.label)}</text>`,
+      `<line x1="${width - legendWidth}" x2="${width - legendWidth + 18}" y1="${f(ly)}" ` +
+        `y2="${f(ly)}" stroke="${colour}" stroke-width="3"/>`,
+      `<text x="${width - legendWidth + 24}" y="${f(ly + legendFont / 3)}" ` +
+        `font-size="${f(legendFont)}" font-family="sans-serif">${escapeXml(s.label)}</text>`,
     );
   });
   parts.push("</svg>");

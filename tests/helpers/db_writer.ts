@@ -4,24 +4,38 @@
  * then evaluations and artifacts, and prints {"runId": N} on stdout.
  *
  *   deno run -A tests/helpers/db_writer.ts <path-or-url> <writer-index> <transactions> <rows-per-tx>
- *     [<start-at-epoch-ms>]
+ *     [<barrier-folder>]
  *
- * Opening (and so migrating) happens at once; the writes wait for the start time, so writers that
- * started up at different speeds still write at the same time.
+ * Opening (and so migrating) happens at once; with a barrier folder, the writer then creates
+ * ready-<index> there and waits for a file named go, so writers that started up at different
+ * speeds still write at the same time.
  */
-import { openResultsDb } from "../../lib/db/mod.ts";
+import { dbOptionsFor, openResultsDb } from "../../lib/db/mod.ts";
 
-const [target, writerArg, txArg, rowsArg, startArg] = Deno.args;
+const [target, writerArg, txArg, rowsArg, barrier] = Deno.args;
 const writer = Number(writerArg);
 const transactions = Number(txArg);
 const rowsPerTx = Number(rowsArg);
 
-const db = await openResultsDb(
-  /^[a-z]+:\/\//i.test(target) ? { url: target } : { path: target },
-);
+function sleep(ms: number): Promise<void> {
+  return new Promise((ok) => setTimeout(ok, ms));
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const db = await openResultsDb(dbOptionsFor(target));
 try {
-  const startAt = Number(startArg ?? 0);
-  if (startAt > Date.now()) await new Promise((ok) => setTimeout(ok, startAt - Date.now()));
+  if (barrier) {
+    await Deno.writeTextFile(`${barrier}/ready-${writer}`, "");
+    while (!(await exists(`${barrier}/go`))) await sleep(5);
+  }
   const runId = await db.createRun({
     task: "concurrency-test",
     preset: `writer-${writer}`,
@@ -43,7 +57,7 @@ try {
     }));
     await db.logMetrics(rows);
     // Like a training loop that computes between writes: gives the other writers their turns.
-    await new Promise((ok) => setTimeout(ok, 2));
+    await sleep(2);
     if (tx % 5 === 0) await db.addEvaluation({ runId, name: "fid", value: tx, n: tx });
   }
   await db.addArtifact({ runId, kind: "checkpoint", path: `w${writer}.ckpt`, step: transactions });

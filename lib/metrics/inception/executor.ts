@@ -63,14 +63,16 @@ export class GraphExecutor {
         }
         continue;
       }
-      if (state.get(top.name) === "visiting") throw new Error(`the graph has a cycle through '${top.name}'`);
+      if (state.get(top.name) === "visiting") {
+        throw new Error(`the graph has a cycle through '${top.name}'`);
+      }
       if (state.get(top.name) === "done") {
         stack.pop();
         continue;
       }
       state.set(top.name, "visiting");
       top.expanded = true;
-      if (node.op !== "Const") for (const input of dataInputs(node)) push(input);
+      if (node.op !== "Const") { for (const input of dataInputs(node)) push(input); }
     }
     return order;
   }
@@ -78,7 +80,8 @@ export class GraphExecutor {
   /** Op types in `plan(feeds, fetches)` that this executor cannot run. */
   unsupportedOps(feeds: string[], fetches: string[]): string[] {
     const ops = new Set(this.plan(feeds, fetches).map((n) => n.op));
-    return [...ops].filter((op) => op !== "Const" && op !== "Placeholder" && !(op in KERNELS)).sort();
+    return [...ops].filter((op) => op !== "Const" && op !== "Placeholder" && !(op in KERNELS))
+      .sort();
   }
 
   /** The value of a Const node, decoded once and kept until dispose(). */
@@ -87,7 +90,9 @@ export class GraphExecutor {
     if (!t) {
       const node = this.#nodes.get(name);
       const value = node?.attr?.value?.tensor;
-      if (!node || node.op !== "Const" || !value) throw new Error(`'${name}' is not a constant node`);
+      if (!node || node.op !== "Const" || !value) {
+        throw new Error(`'${name}' is not a constant node`);
+      }
       const decoded = decodeTensor(value);
       t = tf.keep(tf.tensor(decoded.values, decoded.shape, decoded.dtype));
       this.#constants.set(name, t);
@@ -99,7 +104,11 @@ export class GraphExecutor {
     const [name] = parseTensorName(tensorName);
     const node = this.#nodes.get(name);
     const value = node?.op === "Const" ? node.attr?.value?.tensor : undefined;
-    if (!value) throw new Error(`${consumer.op} '${consumer.name}' needs a constant input, got '${tensorName}'`);
+    if (!value) {
+      throw new Error(
+        `${consumer.op} '${consumer.name}' needs a constant input, got '${tensorName}'`,
+      );
+    }
     return Array.from(decodeTensor(value).values);
   }
 
@@ -158,7 +167,11 @@ export class GraphExecutor {
       return fetches.map((f) => {
         const t = canonical(f);
         const v = values.get(t);
-        if (!v) throw new Error(`fetch '${f}' was not computed (only output 0 of each node is supported)`);
+        if (!v) {
+          throw new Error(
+            `fetch '${f}' was not computed (only output 0 of each node is supported)`,
+          );
+        }
         // Constants and feeds are not the caller's to dispose: hand out a clone.
         return owned(t) ? v : tf.clone(v);
       });

@@ -18,7 +18,8 @@ import type { FeatureExtractor, FeatureOutput } from "../features.ts";
 import { GraphExecutor } from "./executor.ts";
 import { decodeGraphDef, type GraphDef } from "./graphdef.ts";
 
-export const INCEPTION_URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz";
+export const INCEPTION_URL =
+  "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz";
 export const INCEPTION_FILE = "classify_image_graph_def.pb";
 export const INCEPTION_INPUT = "ExpandDims:0";
 export const INCEPTION_POOL = "pool_3:0";
@@ -66,7 +67,9 @@ export class InceptionExtractor implements FeatureExtractor {
     const missing = [INCEPTION_INPUT, INCEPTION_POOL].map((t) => t.split(":")[0])
       .concat(INCEPTION_LOGITS_MATMUL).filter((n) => !executor.node(n));
     if (missing.length > 0) {
-      throw new UserError(`the graph lacks the Inception nodes ${missing.join(", ")}; is it ${INCEPTION_FILE}?`);
+      throw new UserError(
+        `the graph lacks the Inception nodes ${missing.join(", ")}; is it ${INCEPTION_FILE}?`,
+      );
     }
     const unsupported = executor.unsupportedOps([INCEPTION_INPUT], [INCEPTION_POOL]);
     if (unsupported.length > 0) {
@@ -75,7 +78,9 @@ export class InceptionExtractor implements FeatureExtractor {
     const weightsInput = executor.node(INCEPTION_LOGITS_MATMUL)!.input?.[1];
     if (!weightsInput) throw new UserError(`${INCEPTION_LOGITS_MATMUL} has no weight input`);
     const [weights] = executor.run({}, [weightsInput]);
-    if (weights.rank !== 2) throw new UserError(`${INCEPTION_LOGITS_MATMUL} weights are not a matrix`);
+    if (weights.rank !== 2) {
+      throw new UserError(`${INCEPTION_LOGITS_MATMUL} weights are not a matrix`);
+    }
     this.#executor = executor;
     this.#weights = weights as tf.Tensor2D;
     [this.featureDim, this.logitsDim] = this.#weights.shape;
@@ -105,7 +110,9 @@ export class InceptionExtractor implements FeatureExtractor {
 }
 
 /** Loads classify_image_graph_def.pb from `path` (default: defaultInceptionPath()). */
-export async function loadInceptionExtractor(path = defaultInceptionPath()): Promise<InceptionExtractor> {
+export async function loadInceptionExtractor(
+  path = defaultInceptionPath(),
+): Promise<InceptionExtractor> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);

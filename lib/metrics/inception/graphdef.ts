@@ -130,7 +130,9 @@ export interface GraphDef {
 
 let graphDefType: protobuf.Type | undefined;
 function graphType(): protobuf.Type {
-  graphDefType ??= protobuf.parse(SCHEMA, { keepCase: false }).root.lookupType("tensorflow.GraphDef");
+  graphDefType ??= protobuf.parse(SCHEMA, { keepCase: false }).root.lookupType(
+    "tensorflow.GraphDef",
+  );
   return graphDefType;
 }
 
@@ -180,7 +182,9 @@ function fillRepeated<T extends Float32Array | Int32Array | Uint8Array>(
   out: T,
   vals: ArrayLike<number | boolean>,
 ): T {
-  if (vals.length > out.length) throw new Error(`constant has ${vals.length} values for ${out.length} elements`);
+  if (vals.length > out.length) {
+    throw new Error(`constant has ${vals.length} values for ${out.length} elements`);
+  }
   for (let i = 0; i < out.length; i++) {
     const v = i < vals.length ? vals[i] : vals[vals.length - 1];
     out[i] = Number(v ?? 0);
@@ -192,7 +196,9 @@ function fillRepeated<T extends Float32Array | Int32Array | Uint8Array>(
 export function decodeTensor(proto: TensorProto): ConstValue {
   const shape = shapeOf(proto.tensorShape);
   const count = numElements(shape);
-  const content = proto.tensorContent && proto.tensorContent.length > 0 ? proto.tensorContent : null;
+  const content = proto.tensorContent && proto.tensorContent.length > 0
+    ? proto.tensorContent
+    : null;
   switch (proto.dtype) {
     case DataType.FLOAT:
     case DataType.DOUBLE: {
@@ -215,7 +221,13 @@ export function decodeTensor(proto: TensorProto): ConstValue {
     case DataType.INT8: {
       const out = new Int32Array(count);
       if (content) {
-        const width = { [DataType.INT32]: 4, [DataType.INT64]: 8, [DataType.UINT8]: 1, [DataType.INT16]: 2, [DataType.INT8]: 1 }[proto.dtype];
+        const width = {
+          [DataType.INT32]: 4,
+          [DataType.INT64]: 8,
+          [DataType.UINT8]: 1,
+          [DataType.INT16]: 2,
+          [DataType.INT8]: 1,
+        }[proto.dtype];
         const view = readContent(content, count, width);
         for (let i = 0; i < count; i++) {
           const p = i * width;
@@ -263,10 +275,18 @@ export function floatTensorProto(values: ArrayLike<number>, shape: number[]): Te
   const bytes = new Uint8Array(data.length * 4);
   const view = new DataView(bytes.buffer);
   data.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return { dtype: DataType.FLOAT, tensorShape: { dim: shape.map((size) => ({ size })) }, tensorContent: bytes };
+  return {
+    dtype: DataType.FLOAT,
+    tensorShape: { dim: shape.map((size) => ({ size })) },
+    tensorContent: bytes,
+  };
 }
 
 /** An int32 constant as a TensorProto with int_val, for building graphs. */
 export function intTensorProto(values: number[], shape: number[]): TensorProto {
-  return { dtype: DataType.INT32, tensorShape: { dim: shape.map((size) => ({ size })) }, intVal: values };
+  return {
+    dtype: DataType.INT32,
+    tensorShape: { dim: shape.map((size) => ({ size })) },
+    intVal: values,
+  };
 }

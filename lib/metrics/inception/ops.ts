@@ -35,7 +35,9 @@ function attrBool(node: NodeDef, name: string, fallback: boolean): boolean {
 
 function checkNhwc(node: NodeDef): void {
   const format = attrString(node, "data_format", "NHWC");
-  if (format !== "NHWC") throw new Error(`${node.op} '${node.name}': data_format ${format} is not supported`);
+  if (format !== "NHWC") {
+    throw new Error(`${node.op} '${node.name}': data_format ${format} is not supported`);
+  }
 }
 
 function padding(node: NodeDef): "same" | "valid" {

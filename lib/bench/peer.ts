@@ -1,0 +1,92 @@
+/**
+ * The PyTorch peer (../shared/bench/peer_torch.py): run in the same invocation as our workloads,
+ * so the ratio compares two programs on the same machine under the same load.
+ */
+import { fileURLToPath } from "node:url";
+import { UserError } from "../errors.ts";
+
+/** The peer's script, beside the repository: ../shared/bench/peer_torch.py. */
+export const DEFAULT_PEER_PATH = fileURLToPath(
+  new URL("../../../shared/bench/peer_torch.py", import.meta.url),
+);
+/** Debian's python3-torch installs for the system interpreter. */
+export const DEFAULT_PYTHON = "/usr/bin/python3";
+
+export interface PeerOptions {
+  path: string;
+  python: string;
+  preset: string;
+  reps: number;
+  /** Torch intra-op threads (the peer's default is 2); undefined keeps the peer's default. */
+  threads?: number;
+  mcmcSteps: number;
+}
+
+/** One JSON line of the peer, as printed (at least these fields). */
+export interface PeerLine {
+  peer: string;
+  preset: string;
+  batch: number;
+  workload: string;
+  seconds: number;
+  threads?: number;
+  image_steps_per_s?: number;
+  iters_per_s?: number;
+  [key: string]: unknown;
+}
+
+/** Parses the peer's standard output: one JSON object per workload line; other lines are ignored. */
+export function parsePeerOutput(text: string): PeerLine[] {
+  const lines: PeerLine[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line.startsWith("{")) continue;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(line);
+    } catch {
+      continue;
+    }
+    if (typeof obj.workload !== "string" || typeof obj.seconds !== "number") continue;
+    lines.push(obj as PeerLine);
+  }
+  return lines;
+}
+
+export async function runPeer(opts: PeerOptions): Promise<PeerLine[]> {
+  try {
+    await Deno.stat(opts.path);
+  } catch {
+    throw new UserError(`the peer script ${opts.path} does not exist: pass its path with --peer PATH`);
+  }
+  const args = [
+    opts.path,
+    "--preset",
+    opts.preset,
+    "--reps",
+    String(opts.reps),
+    "--mcmc-steps",
+    String(opts.mcmcSteps),
+  ];
+  if (opts.threads !== undefined) args.push("--threads", String(opts.threads));
+  let out: Deno.CommandOutput;
+  try {
+    out = await new Deno.Command(opts.python, { args, stdout: "piped", stderr: "piped" }).output();
+  } catch (err) {
+    throw new UserError(
+      `cannot run ${opts.python} (${(err as Error).message}): install Debian's python3-torch ` +
+        `(apt-get install -y python3-torch) or pass --python PATH`,
+    );
+  }
+  const stderr = new TextDecoder().decode(out.stderr).trim();
+  if (!out.success) {
+    const last = stderr.split("\n").slice(-1)[0] ?? "";
+    throw new UserError(
+      `the peer failed (exit ${out.code}): ${last}` +
+        (/No module named 'torch'/.test(stderr) ? "; install python3-torch" : ""),
+    );
+  }
+  const lines = parsePeerOutput(new TextDecoder().decode(out.stdout));
+  if (lines.length === 0) throw new UserError(`the peer printed no result lines (${stderr})`);
+  return lines;
+}

@@ -1,0 +1,189 @@
+/**
+ * The benchmark of ../shared/bench/SPEC.md: our two workloads on the chosen backend, optionally the
+ * PyTorch peer in the same invocation, and the ratios ours / peer.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../backend.ts";
+import { conv2dSameImplName } from "../kernels/conv2d.ts";
+import { countParams } from "../nets/mod.ts";
+import { createTrainState, type TrainState } from "../train_state.ts";
+import { type MemoryUse, measureMemory, timeWorkload } from "./measure.ts";
+import { type PeerLine, runPeer } from "./peer.ts";
+import { type Profile, profileWorkload } from "./profile.ts";
+import { BENCH_MCMC_STEPS, type BenchPreset, benchPreset, benchTrainConfig } from "./presets.ts";
+import {
+  langevinStepWorkload,
+  trainIterWorkload,
+  type Workload,
+  WORKLOAD_NAMES,
+  type WorkloadName,
+} from "./workloads.ts";
+
+export const IMPL = `drl-deno-tfjs-${tf.version.tfjs}`;
+
+export interface BenchOptions {
+  preset: string;
+  backend: BackendChoice;
+  /** Timed runs of langevin_step; train_iter gets max(1, reps / 2), as in the peer. */
+  reps: number;
+  /** Langevin steps per train_iter (SPEC: 30). */
+  mcmcSteps?: number;
+  workloads?: readonly WorkloadName[];
+  peer?: { path: string; python: string; threads?: number } | null;
+  /** Also profile one run of each workload by kernel (tf.profile). */
+  profile?: boolean;
+}
+
+/** One result line: the peer's fields (impl in place of peer) plus backend, adapter and memory. */
+export interface BenchLine {
+  impl: string;
+  backend: string;
+  adapter: string;
+  /** Which convolution implementation ran. */
+  conv: string;
+  preset: string;
+  batch: number;
+  params: number;
+  workload: WorkloadName;
+  mcmc_steps?: number;
+  seconds: number;
+  median_seconds: number;
+  min_seconds: number;
+  reps: number;
+  image_steps_per_s?: number;
+  iters_per_s?: number;
+  peak_tensor_bytes: number;
+  leaked_tensors: number;
+  peak_rss_bytes: number | null;
+  wasm_heap_bytes: number | null;
+}
+
+export interface RatioLine {
+  ratio: "ours/peer";
+  preset: string;
+  workload: string;
+  metric: "image_steps_per_s" | "iters_per_s";
+  ours: number;
+  peer: number;
+  value: number;
+  peer_threads?: number;
+}
+
+export interface BenchResult {
+  backend: BackendInfo;
+  preset: BenchPreset;
+  lines: BenchLine[];
+  peer: PeerLine[];
+  ratios: RatioLine[];
+  profiles: { workload: WorkloadName; profile: Profile }[];
+}
+
+function makeWorkload(name: WorkloadName, s: TrainState, batch: number): Workload {
+  return name === "langevin_step" ? langevinStepWorkload(s, batch) : trainIterWorkload(s, batch);
+}
+
+function disposeState(s: TrainState): void {
+  s.net.dispose();
+  s.adam.dispose();
+  s.ema.dispose();
+  s.st.dispose();
+}
+
+/** The backend probe for --backend auto: one Langevin step of this preset's net. */
+function langevinProbe(p: BenchPreset): Probe {
+  const s = createTrainState(benchTrainConfig(p));
+  const w = langevinStepWorkload(s, p.batch);
+  return {
+    run: () => w.run(),
+    dispose: () => {
+      w.dispose();
+      disposeState(s);
+    },
+  };
+}
+
+const metricOf = (w: WorkloadName) => (w === "langevin_step" ? "image_steps_per_s" : "iters_per_s");
+
+export function ratiosOf(lines: BenchLine[], peer: PeerLine[]): RatioLine[] {
+  const out: RatioLine[] = [];
+  for (const ours of lines) {
+    const metric = metricOf(ours.workload);
+    const theirs = peer.find((l) => l.workload === ours.workload && l.preset === ours.preset);
+    const a = ours[metric], b = theirs?.[metric];
+    if (a === undefined || typeof b !== "number" || !(b > 0)) continue;
+    out.push({
+      ratio: "ours/peer",
+      preset: ours.preset,
+      workload: ours.workload,
+      metric,
+      ours: a,
+      peer: b,
+      value: a / b,
+      peer_threads: theirs?.threads,
+    });
+  }
+  return out;
+}
+
+export async function runBench(
+  opts: BenchOptions,
+  log: (line: string) => void = () => {},
+): Promise<BenchResult> {
+  const preset = benchPreset(opts.preset);
+  const mcmcSteps = opts.mcmcSteps ?? BENCH_MCMC_STEPS;
+  const backend = await initBackend(opts.backend, () => langevinProbe(preset));
+  log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
+  const s = createTrainState(benchTrainConfig(preset, mcmcSteps));
+  const lines: BenchLine[] = [];
+  const profiles: BenchResult["profiles"] = [];
+  try {
+    for (const name of opts.workloads ?? WORKLOAD_NAMES) {
+      const w = makeWorkload(name, s, preset.batch);
+      try {
+        const isTrain = name === "train_iter";
+        const reps = isTrain ? Math.max(1, Math.floor(opts.reps / 2)) : opts.reps;
+        log(`timing ${name}: ${isTrain ? 1 : 2} warm-up, ${reps} timed`);
+        const timing = await timeWorkload(w, reps, isTrain ? 1 : 2);
+        const mem: MemoryUse = await measureMemory(w);
+        if (opts.profile) profiles.push({ workload: name, profile: await profileWorkload(w) });
+        lines.push({
+          impl: IMPL,
+          backend: backend.backend,
+          adapter: backend.adapter,
+          conv: conv2dSameImplName(backend.backend),
+          preset: preset.name,
+          batch: preset.batch,
+          params: countParams(s.net),
+          workload: name,
+          ...(isTrain ? { mcmc_steps: mcmcSteps } : {}),
+          seconds: timing.seconds,
+          median_seconds: timing.medianSeconds,
+          min_seconds: timing.minSeconds,
+          reps: timing.reps,
+          ...(isTrain
+            ? { iters_per_s: 1 / timing.seconds }
+            : { image_steps_per_s: preset.batch / timing.seconds }),
+          peak_tensor_bytes: mem.peakTensorBytes,
+          leaked_tensors: mem.leakedTensors,
+          peak_rss_bytes: mem.peakRssBytes,
+          wasm_heap_bytes: mem.wasmHeapBytes,
+        });
+      } finally {
+        w.dispose();
+      }
+    }
+  } finally {
+    disposeState(s);
+  }
+  let peer: PeerLine[] = [];
+  if (opts.peer) {
+    log(`running the peer ${opts.peer.path}`);
+    peer = await runPeer({
+      ...opts.peer,
+      preset: preset.name,
+      reps: opts.reps,
+      mcmcSteps,
+    });
+  }
+  return { backend, preset, lines, peer, ratios: ratiosOf(lines, peer), profiles };
+}

@@ -1,0 +1,97 @@
+/**
+ * SPEC.md's two workloads on the project's real code paths:
+ *
+ * - langevin_step: one step of Algorithm 2 (Gao et al. 2021) at level t = 2 of the T = 6 drl
+ *   schedule: y <- y + (s_t^2 / 2) grad_y log p(y | x_{t+1}) + s_t eps, with log p from
+ *   recovery.ts's conditionalLogProb (the energy net's forward, the Gaussian term, and the input
+ *   gradient through tfjs autodiff). The chain continues from step to step.
+ * - train_iter: one iteration of train.ts's makeTrainStep (Algorithm 1): per-example levels,
+ *   noisy pairs, K ULA steps of samplers/langevin.ts, the loss, its parameter gradient, Adam, EMA.
+ *
+ * Each `run` ends by reading a value back, so the work is finished inside the timed region.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { conditionalLogProb, perExample } from "../recovery.ts";
+import { makeTrainStep } from "../train.ts";
+import type { TrainState } from "../train_state.ts";
+import { BENCH_LEVEL } from "./presets.ts";
+
+export type WorkloadName = "langevin_step" | "train_iter";
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ["langevin_step", "train_iter"];
+
+export interface Workload {
+  name: WorkloadName;
+  run(): Promise<void>;
+  dispose(): void;
+}
+
+/** A batch in [-1, 1] (the data range), drawn from the run's seeded stream. */
+export function benchBatch(s: TrainState, batch: number): tf.Tensor4D {
+  if (s.config.net.kind !== "resnet") throw new Error("the benchmark needs the image ResNet");
+  const { imageSize, channels } = s.config.net;
+  return tf.tidy(() =>
+    tf.sub(tf.mul(s.rng.uniform([batch, imageSize, imageSize, channels]), 2), 1) as tf.Tensor4D
+  );
+}
+
+export interface LangevinStep {
+  /** One step from `y` (not disposed); returns the new state. */
+  step(y: tf.Tensor): tf.Tensor;
+  dispose(): void;
+}
+
+/** One Langevin step of Algorithm 2 at level BENCH_LEVEL; `y` and `xNext` are [B, H, W, C]. */
+export function makeLangevinStep(s: TrainState, xNext: tf.Tensor): LangevinStep {
+  const batch = xNext.shape[0];
+  const t = tf.fill([batch], BENCH_LEVEL, "int32");
+  const s2 = perExample(s.st.stepSizes, t, xNext.rank);
+  const gradLogp = tf.grad((y: tf.Tensor) => tf.sum(conditionalLogProb(s.net, y, t, xNext, s.st)));
+  return {
+    step: (y) =>
+      tf.tidy(() => {
+        const drift = tf.mul(tf.mul(s2, 0.5), gradLogp(y));
+        const noise = tf.mul(tf.sqrt(s2), s.rng.normal(y.shape));
+        return tf.add(tf.add(y, drift), noise);
+      }),
+    dispose: () => tf.dispose([t, s2]),
+  };
+}
+
+/** Reads one element back: enough to wait for every kernel that produced `x`. */
+async function readOne(x: tf.Tensor): Promise<void> {
+  const one = tf.tidy(() => tf.slice(tf.reshape(x, [-1]), 0, 1));
+  await one.data();
+  one.dispose();
+}
+
+export function langevinStepWorkload(s: TrainState, batch: number): Workload {
+  const xNext = benchBatch(s, batch);
+  const langevin = makeLangevinStep(s, xNext);
+  let y: tf.Tensor = tf.clone(xNext);
+  return {
+    name: "langevin_step",
+    run: async () => {
+      const next = langevin.step(y);
+      y.dispose();
+      y = next;
+      await readOne(y);
+    },
+    dispose: () => {
+      langevin.dispose();
+      tf.dispose([y, xNext]);
+    },
+  };
+}
+
+export function trainIterWorkload(s: TrainState, batch: number): Workload {
+  const x0 = benchBatch(s, batch);
+  const trainStep = makeTrainStep(s.config, s.net, s.st, s.adam, s.ema, s.rng);
+  return {
+    name: "train_iter",
+    // makeTrainStep reads its per-example losses and statistics back before it returns.
+    run: async () => {
+      await trainStep(x0);
+    },
+    dispose: () => x0.dispose(),
+  };
+}

@@ -1,0 +1,520 @@
+/**
+ * The image-metrics pipeline of `deno task eval` (and of the sanity rows): samples from a run's
+ * checkpoint by progressive sampling, features of the samples and of the data set's reference
+ * split, and FID (Heusel et al. 2017), IS (Salimans et al. 2016) and KID (Binkowski et al. 2018)
+ * written to the results database with their sample counts and feature extractor.
+ *
+ * Reference features are cached in one .npz per (data set, split, extractor weights, count): the
+ * Gaussian fit (mu, sigma, as pytorch-fid/TTUR statistics files) plus up to KID_REFERENCE_ROWS
+ * feature rows for KID, so a second evaluation only extracts the samples.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import type { TrainConfig } from "../config.ts";
+import type { ImageDataset } from "../data/images/mod.ts";
+import type { EvaluationRow, ResultsDb, RunRecord } from "../db/mod.ts";
+import { UserError } from "../errors.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import type { EnergyNet } from "../nets/types.ts";
+import type { ScheduleTensors } from "../recovery.ts";
+import { Rng } from "../rng.ts";
+import { sampleProgressive } from "../samplers/progressive.ts";
+import { loadForSampling } from "../train_state.ts";
+import {
+  extractFeatures,
+  type FeatureExtractor,
+  type FeatureSet,
+  featureStats,
+  type ImageSource,
+} from "./features.ts";
+import { frechetDistanceParts } from "./frechet.ts";
+import { datasetImageSource } from "./image_sources.ts";
+import { inceptionScore, softmaxRows } from "./inception_score.ts";
+import { type FeatureRows, kernelInceptionDistance, type KidOptions } from "./kid.ts";
+import { decodeFidStats, encodeNpz, type FidStats, type NpyArray, parseNpz } from "./npz.ts";
+import { loadFeatureExtractor } from "./extractors.ts";
+import { loadFmnistFeatureExtractor } from "./fmnist_classifier.ts";
+import { defaultInceptionPath } from "./inception/extractor.ts";
+import { createProgress, type Progress } from "../io/progress.ts";
+
+export const METRIC_NAMES = ["fid", "is", "kid"] as const;
+export type MetricName = typeof METRIC_NAMES[number];
+
+/** Where reference statistics are cached by default. */
+export const DEFAULT_CACHE_DIR = "results/cache";
+/** The checkpoint file in a run's folder (written by lib/run.ts). */
+export const RUN_CHECKPOINT_FILE = "checkpoint.ckpt";
+/**
+ * Reference rows kept for KID. KID's estimator is unbiased for any subset draw; 10,000 rows give
+ * 100 subsets of 1,000 enough variety while keeping an Inception cache file at 80 MB.
+ */
+export const KID_REFERENCE_ROWS = 10_000;
+/** Subsets of the Inception Score, as the reference implementation. */
+export const IS_SPLITS = 10;
+
+/** Called as work advances; `phase` names what is being done ("reference", "samples"). */
+export type ProgressFn = (phase: string, done: number, total: number) => void;
+
+/** Parses `--metrics fid,is,kid`. */
+export function parseMetrics(text: string): MetricName[] {
+  const names = text.split(",").map((s) => s.trim()).filter(Boolean);
+  if (names.length === 0) {
+    throw new UserError(`--metrics needs at least one of ${METRIC_NAMES.join(", ")}`);
+  }
+  for (const n of names) {
+    if (!(METRIC_NAMES as readonly string[]).includes(n)) {
+      throw new UserError(
+        `unknown metric '${n}'; use a comma-separated list of ${METRIC_NAMES.join(", ")}`,
+      );
+    }
+  }
+  return [...new Set(names)] as MetricName[];
+}
+
+/** The default extractor for a data set: the project's classifier for Fashion-MNIST. */
+export function defaultFeaturesFor(dataset: string): "fmnist" | "inception" {
+  return dataset === "fashion-mnist" ? "fmnist" : "inception";
+}
+
+export interface OpenExtractorOptions {
+  /** classify_image_graph_def.pb (default: the Inception loader's default location). */
+  inceptionPath?: string;
+  /** The Fashion-MNIST classifier checkpoint (default results/classifiers/fashion-mnist.ckpt). */
+  classifierPath?: string;
+}
+
+export interface OpenedExtractor {
+  extractor: FeatureExtractor;
+  /** Identifies the exact weights, for cache keys (ReferenceOptions.extractorVersion). */
+  version: string;
+}
+
+/** The extractor named on the command line (`--features inception|fmnist`). */
+export async function openExtractor(
+  choice: string,
+  opts: OpenExtractorOptions = {},
+): Promise<OpenedExtractor> {
+  if (choice === "fmnist") {
+    const extractor = await loadFmnistFeatureExtractor(opts.classifierPath);
+    return { extractor, version: extractor.fingerprint };
+  }
+  const extractor = await loadFeatureExtractor(choice, { inceptionPath: opts.inceptionPath });
+  // Loading succeeded, so the file exists: its size and date tell one graph file from another.
+  const info = await Deno.stat(opts.inceptionPath ?? defaultInceptionPath());
+  return { extractor, version: `${info.size}-${info.mtime?.getTime() ?? 0}` };
+}
+
+/**
+ * A ProgressFn that shows one bar per phase on a terminal and, elsewhere (logs, pipes), a plain
+ * line at every tenth of a phase.
+ */
+export function phaseProgress(log: (line: string) => void = console.log): ProgressFn & {
+  stop(): void;
+} {
+  const tty = Deno.stdout.isTerminal();
+  let phase = "";
+  let bar: Progress | null = null;
+  let lastTenth = -1;
+  let t0 = 0;
+  const fn = (name: string, done: number, total: number) => {
+    if (name !== phase) {
+      bar?.stop();
+      phase = name;
+      lastTenth = -1;
+      t0 = performance.now();
+      bar = tty ? createProgress(total, 0) : null;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (bar) bar.update(done, `${name} ${(done / Math.max(seconds, 1e-9)).toFixed(1)} img/s`);
+    const tenth = Math.floor((10 * done) / total);
+    if (!tty && tenth > lastTenth) {
+      lastTenth = tenth;
+      log(`${name}: ${done}/${total} images (${seconds.toFixed(1)} s)`);
+    }
+  };
+  return Object.assign(fn, { stop: () => bar?.stop() });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference statistics, cached.
+
+export interface ReferenceOptions {
+  dataset: ImageDataset;
+  extractor: FeatureExtractor;
+  /**
+   * Identifies the extractor's exact weights in the cache key (e.g. the classifier's weight hash,
+   * or the Inception file's size and date); "" when the name alone identifies them.
+   */
+  extractorVersion?: string;
+  /** Images of the split used, the first ones in file order (default: all). */
+  count?: number;
+  batchSize: number;
+  /** Folder of the cache files; null disables the cache. */
+  cacheDir: string | null;
+  onProgress?: ProgressFn;
+}
+
+export interface ReferenceFeatures {
+  stats: FidStats;
+  /** Up to KID_REFERENCE_ROWS feature rows (the first images of the split) for KID. */
+  kidRows: FeatureRows;
+  n: number;
+  /** The cache file read or written, or null without a cache. */
+  cachePath: string | null;
+  fromCache: boolean;
+  /** Seconds spent extracting (0 from the cache). */
+  seconds: number;
+}
+
+/** A file-name-safe piece of a cache key. */
+function keyPart(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, "_");
+}
+
+/** The cache file of a reference set: <dir>/<dataset>-<split>-<extractor>[-<version>]-n<count>.npz. */
+export function referenceCachePath(
+  dir: string,
+  dataset: string,
+  split: string,
+  extractor: string,
+  version: string,
+  count: number,
+): string {
+  const ext = version ? `${extractor}-${version}` : extractor;
+  return join(dir, `${[dataset, split, ext].map(keyPart).join("-")}-n${count}.npz`);
+}
+
+function decodeReference(bytes: Uint8Array, path: string, d: number): ReferenceFeatures | null {
+  try {
+    const stats = decodeFidStats(bytes, path);
+    const rows = parseNpz(bytes).get("kid_features");
+    if (
+      !rows || !(rows.data instanceof Float32Array) || rows.shape.length !== 2 ||
+      rows.shape[1] !== d
+    ) {
+      return null;
+    }
+    if (stats.mu.length !== d || stats.n === undefined) return null;
+    return {
+      stats,
+      kidRows: { pool: rows.data, n: rows.shape[0], featureDim: d },
+      n: stats.n,
+      cachePath: path,
+      fromCache: true,
+      seconds: 0,
+    };
+  } catch {
+    return null; // an unreadable cache file is recomputed and overwritten
+  }
+}
+
+function encodeReference(stats: FidStats, kidRows: FeatureRows): Uint8Array {
+  const d = stats.mu.length;
+  const arrays: Record<string, NpyArray> = {
+    mu: { shape: [d], data: stats.mu },
+    sigma: { shape: [d, d], data: stats.sigma },
+    n: { shape: [], data: new BigInt64Array([BigInt(stats.n!)]) },
+    features: { shape: [], data: [stats.features!] },
+    kid_features: { shape: [kidRows.n, d], data: kidRows.pool },
+  };
+  return encodeNpz(arrays);
+}
+
+/** Features of the reference split: from the cache when present, else extracted and cached. */
+export async function referenceFeatures(opts: ReferenceOptions): Promise<ReferenceFeatures> {
+  const { dataset: ds, extractor } = opts;
+  const count = Math.min(opts.count ?? ds.count, ds.count);
+  if (count < 2) throw new UserError(`the reference set needs at least 2 images, got ${count}`);
+  const path = opts.cacheDir === null ? null : referenceCachePath(
+    opts.cacheDir,
+    ds.name,
+    ds.split,
+    extractor.name,
+    opts.extractorVersion ?? "",
+    count,
+  );
+  if (path) {
+    try {
+      const cached = decodeReference(await Deno.readFile(path), path, extractor.featureDim);
+      if (cached && cached.n === count && cached.stats.features === extractor.name) return cached;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  const t0 = performance.now();
+  const set = await extractFeatures(extractor, datasetImageSource(ds, count), {
+    batchSize: opts.batchSize,
+    onProgress: (done, total) => opts.onProgress?.("reference", done, total),
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const stats = featureStats(set);
+  const rows = Math.min(count, KID_REFERENCE_ROWS);
+  const kidRows = {
+    pool: set.pool.slice(0, rows * set.featureDim),
+    n: rows,
+    featureDim: set.featureDim,
+  };
+  if (path) {
+    await Deno.mkdir(opts.cacheDir!, { recursive: true });
+    await writeFileAtomic(path, encodeReference(stats, kidRows));
+  }
+  return { stats, kidRows, n: count, cachePath: path, fromCache: false, seconds };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Samples of a run.
+
+export interface SamplingModel {
+  config: TrainConfig;
+  net: EnergyNet;
+  st: ScheduleTensors;
+  /** Training iterations of the checkpoint. */
+  step: number;
+}
+
+/** The run and its checkpoint's path, or a UserError saying what is missing. */
+export async function runCheckpoint(
+  db: ResultsDb,
+  runId: number,
+): Promise<{ run: RunRecord; path: string }> {
+  const run = await db.getRun(runId);
+  if (!run) {
+    throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
+  }
+  const config = run.config as Partial<TrainConfig>;
+  if (config.task !== "images") {
+    throw new UserError(
+      `run ${runId} is a '${run.task}' run, not an image model; FID/IS/KID need images`,
+    );
+  }
+  if (!run.dir) throw new UserError(`run ${runId} has no folder, so no checkpoint to sample from`);
+  const path = join(run.dir, RUN_CHECKPOINT_FILE);
+  try {
+    await Deno.stat(path);
+  } catch {
+    throw new UserError(
+      `run ${runId} has no checkpoint at ${path} (it died before its first one, or its folder moved)`,
+    );
+  }
+  return { run, path };
+}
+
+/** Loads a checkpoint's EMA weights for sampling. */
+export async function loadSamplingModel(path: string): Promise<SamplingModel> {
+  const m = await loadForSampling(path, "ema");
+  if (m.config.net.kind !== "resnet") throw new UserError(`${path} is not an image model`);
+  return m;
+}
+
+/**
+ * `count` images drawn by progressive sampling (Gao et al. 2021, Algorithm 3), x_0 clipped to the
+ * data range [-1, 1]. Batches must be read in order (extractFeatures does): one seeded stream
+ * feeds them all, so the same seed and batch size give the same images.
+ */
+export function sampleSource(model: SamplingModel, count: number, seed: number): ImageSource {
+  const net = model.config.net;
+  if (net.kind !== "resnet") throw new UserError("sampling images needs an image model");
+  const rng = new Rng(seed);
+  let next = 0;
+  return {
+    count,
+    batch: async (start, end) => {
+      if (start !== next) {
+        throw new Error(`sample batches must be read in order (${start} != ${next})`);
+      }
+      next = end;
+      const r = await sampleProgressive(
+        model.net,
+        [end - start, net.imageSize, net.imageSize, net.channels],
+        model.st,
+        rng,
+        model.config.langevin,
+      );
+      const x0 = tf.clipByValue(r.levels[0], -1, 1) as tf.Tensor4D;
+      tf.dispose(r.levels);
+      return x0;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics.
+
+export interface MetricValue {
+  name: MetricName;
+  value: number;
+  n: number;
+  details: Record<string, unknown>;
+}
+
+export interface ComputeOptions {
+  metrics: readonly MetricName[];
+  samples: FeatureSet;
+  /** Needed for FID and KID. */
+  reference?: ReferenceFeatures;
+  /** Seeds KID's subset draws. */
+  seed: number;
+  kid?: KidOptions;
+}
+
+/** FID, IS and KID of sample features (against the reference where the metric needs one). */
+export async function computeMetrics(opts: ComputeOptions): Promise<MetricValue[]> {
+  const { samples, reference } = opts;
+  const out: MetricValue[] = [];
+  const needRef = () => {
+    if (!reference) throw new Error("FID and KID need reference features");
+    if (reference.stats.features !== samples.extractor) {
+      throw new UserError(
+        `reference features are ${reference.stats.features}, samples ${samples.extractor}`,
+      );
+    }
+    return reference;
+  };
+  for (const name of opts.metrics) {
+    if (name === "fid") {
+      const ref = needRef();
+      const parts = frechetDistanceParts(featureStats(samples), ref.stats);
+      out.push({
+        name,
+        value: parts.distance,
+        n: samples.n,
+        details: { n_ref: ref.n, mean_term: parts.meanTerm, covariance_term: parts.covarianceTerm },
+      });
+    } else if (name === "is") {
+      if (!samples.logits || !samples.logitsDim) {
+        throw new UserError(`${samples.extractor} has no classifier head, so no Inception Score`);
+      }
+      const k = samples.logitsDim;
+      const r = inceptionScore(softmaxRows(samples.logits, samples.n, k), samples.n, k, IS_SPLITS);
+      out.push({
+        name,
+        value: r.mean,
+        n: samples.n,
+        details: { std: r.std, splits: r.splits, classes: k },
+      });
+    } else {
+      const ref = needRef();
+      const r = await kernelInceptionDistance(
+        samples,
+        ref.kidRows,
+        new Rng(opts.seed),
+        opts.kid,
+      );
+      out.push({
+        name,
+        value: r.mean,
+        n: samples.n,
+        details: {
+          std: r.std,
+          subsets: r.subsets,
+          subset_size: r.subsetSize,
+          n_ref: ref.n,
+          n_ref_rows: ref.kidRows.n,
+        },
+      });
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole evaluation of a run.
+
+export interface EvaluateRunOptions {
+  db: ResultsDb;
+  runId: number;
+  /** Number of samples. */
+  n: number;
+  metrics: readonly MetricName[];
+  extractor: FeatureExtractor;
+  /** See ReferenceOptions.extractorVersion. */
+  extractorVersion?: string;
+  /** Opens the reference split (the run's data set, training split). */
+  openReference: (config: TrainConfig) => Promise<ImageDataset>;
+  /** Reference images (default: the whole split). */
+  referenceCount?: number;
+  seed: number;
+  batchSize: number;
+  cacheDir: string | null;
+  kid?: KidOptions;
+  onProgress?: ProgressFn;
+}
+
+export interface EvaluateRunResult {
+  run: RunRecord;
+  checkpoint: string;
+  step: number;
+  values: MetricValue[];
+  reference: ReferenceFeatures | null;
+  sampleSeconds: number;
+}
+
+/** Samples the run's EMA model, computes the metrics and adds them to the database. */
+export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRunResult> {
+  if (!Number.isInteger(opts.n) || opts.n < 2) {
+    throw new UserError(`--n must be at least 2 (got ${opts.n})`);
+  }
+  if (opts.metrics.includes("is") && opts.n < IS_SPLITS) {
+    throw new UserError(`the Inception Score needs at least ${IS_SPLITS} samples (--n)`);
+  }
+  const { run, path } = await runCheckpoint(opts.db, opts.runId);
+  const model = await loadSamplingModel(path);
+  try {
+    let reference: ReferenceFeatures | null = null;
+    let refSplit: string | null = null;
+    if (opts.metrics.some((m) => m !== "is")) {
+      const ds = await opts.openReference(model.config);
+      refSplit = ds.split;
+      try {
+        reference = await referenceFeatures({
+          dataset: ds,
+          extractor: opts.extractor,
+          extractorVersion: opts.extractorVersion,
+          count: opts.referenceCount,
+          batchSize: opts.batchSize,
+          cacheDir: opts.cacheDir,
+          onProgress: opts.onProgress,
+        });
+      } finally {
+        ds.close();
+      }
+    }
+    const t0 = performance.now();
+    const samples = await extractFeatures(opts.extractor, sampleSource(model, opts.n, opts.seed), {
+      batchSize: opts.batchSize,
+      onProgress: (done, total) => opts.onProgress?.("samples", done, total),
+    });
+    const sampleSeconds = (performance.now() - t0) / 1000;
+    const values = await computeMetrics({
+      metrics: opts.metrics,
+      samples,
+      reference: reference ?? undefined,
+      seed: opts.seed,
+      kid: opts.kid,
+    });
+    const common = {
+      seed: opts.seed,
+      checkpoint_step: model.step,
+      dataset: model.config.dataset,
+      ref_split: refSplit,
+      extractor_version: opts.extractorVersion || null,
+      langevin: model.config.langevin,
+      T: model.config.schedule.T,
+    };
+    for (const v of values) {
+      const row: EvaluationRow = {
+        runId: run.id,
+        name: v.name,
+        value: v.value,
+        n: v.n,
+        features: opts.extractor.name,
+        details: { ...v.details, ...common },
+      };
+      await opts.db.addEvaluation(row);
+    }
+    return { run, checkpoint: path, step: model.step, values, reference, sampleSeconds };
+  } finally {
+    model.net.dispose();
+    model.st.dispose();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Custom kernels against tfjs's own ops: conv2dSame's forward, input gradient and filter gradient
+ * equal tf.conv2d and its gradients (cpu backend, random inputs) within 1e-4 relative, for 3x3 and
+ * 1x1 kernels and several channel counts; the same holds on the wasm backend, which has no
+ * Conv2DBackpropFilter of its own.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import { conv2dSame } from "../lib/kernels/conv2d.ts";
+import { JsRandom } from "../lib/rng.ts";
+
+await initBackend("cpu");
+
+const TOL = 1e-4;
+
+function normals(n: number, seed: number): Float32Array {
+  const r = new JsRandom(seed);
+  return Float32Array.from({ length: n }, () => r.normal());
+}
+
+/** max |a - b| / max |b|: relative to the reference's scale (elementwise ratios blow up near 0). */
+function relError(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+interface Case {
+  batch: number;
+  size: number;
+  k: number;
+  cin: number;
+  cout: number;
+}
+
+const CASES: Case[] = [
+  { batch: 2, size: 5, k: 3, cin: 3, cout: 4 },
+  { batch: 3, size: 6, k: 3, cin: 8, cout: 8 },
+  { batch: 1, size: 7, k: 3, cin: 5, cout: 16 },
+  { batch: 2, size: 4, k: 1, cin: 4, cout: 8 },
+  { batch: 2, size: 5, k: 1, cin: 6, cout: 3 },
+];
+
+interface Outputs {
+  y: Float32Array;
+  dx: Float32Array;
+  dw: Float32Array;
+}
+
+/** y = conv(x, w) and the gradients of sum(y * r) (a random cotangent) by x and by w. */
+async function forwardAndGrads(
+  conv: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D,
+  c: Case,
+  seed: number,
+): Promise<Outputs> {
+  const xShape = [c.batch, c.size, c.size, c.cin];
+  const wShape = [c.k, c.k, c.cin, c.cout];
+  const yShape = [c.batch, c.size, c.size, c.cout];
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const x = tf.tensor4d(normals(size(xShape), seed), xShape as [number, number, number, number]);
+  const w = tf.tensor4d(normals(size(wShape), seed + 1), wShape as [number, number, number, number]);
+  const r = tf.tensor(normals(size(yShape), seed + 2), yShape);
+  const loss = (xx: tf.Tensor, ww: tf.Tensor) =>
+    tf.sum(tf.mul(conv(xx as tf.Tensor4D, ww as tf.Tensor4D), r));
+  const y = conv(x, w);
+  const [dx, dw] = tf.grads(loss)([x, w]);
+  const out = {
+    y: await y.data() as Float32Array,
+    dx: await dx.data() as Float32Array,
+    dw: await dw.data() as Float32Array,
+  };
+  tf.dispose([x, w, r, y, dx, dw]);
+  return out;
+}
+
+const reference = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.conv2d(x, w, 1, "same");
+
+function assertClose(got: Outputs, want: Outputs, label: string): void {
+  for (const key of ["y", "dx", "dw"] as const) {
+    const e = relError(got[key], want[key]);
+    assert.ok(e <= TOL, `${label} ${key}: relative error ${e.toExponential(2)} > ${TOL}`);
+  }
+}
+
+Deno.test("conv2dSame: forward and both gradients equal tf.conv2d's (cpu)", async () => {
+  for (const [i, c] of CASES.entries()) {
+    const want = await forwardAndGrads(reference, c, 100 + 10 * i);
+    const got = await forwardAndGrads(conv2dSame, c, 100 + 10 * i);
+    assertClose(got, want, JSON.stringify(c));
+  }
+});
+
+Deno.test("conv2dSame: the comparison can fail (a spatially transposed filter is caught)", async () => {
+  const c = CASES[1];
+  const want = await forwardAndGrads(reference, c, 7);
+  // Transposing the filter's spatial axes gives the right forward shape but wrong numbers.
+  const wrong = (x: tf.Tensor4D, w: tf.Tensor4D) =>
+    conv2dSame(x, tf.transpose(w, [1, 0, 2, 3]) as tf.Tensor4D);
+  const got = await forwardAndGrads(wrong, c, 7);
+  assert.ok(relError(got.y, want.y) > 1e-2);
+  assert.ok(relError(got.dw, want.dw) > 1e-2);
+});
+
+Deno.test("conv2dSame: only the requested gradient is computed (x only for Langevin)", async () => {
+  const x = tf.randomNormal([1, 4, 4, 2], 0, 1, "float32", 1) as tf.Tensor4D;
+  const w = tf.randomNormal([3, 3, 2, 2], 0, 1, "float32", 2) as tf.Tensor4D;
+  const before = tf.memory().numTensors;
+  const gradX = () => tf.grad((v: tf.Tensor) => tf.sum(conv2dSame(v as tf.Tensor4D, w)))(x);
+  const onlyX = await tf.profile(() => gradX().dispose());
+  // The filter gradient is the only place a plain Conv2D runs (the input gradient is CONV2D_SAME).
+  assert.ok(!onlyX.kernelNames.includes("Conv2D"), `kernels: ${onlyX.kernelNames}`);
+  const both = await tf.profile(() =>
+    tf.dispose(tf.grads((v: tf.Tensor, u: tf.Tensor) =>
+      tf.sum(conv2dSame(v as tf.Tensor4D, u as tf.Tensor4D))
+    )([x, w]))
+  );
+  assert.ok(both.kernelNames.includes("Conv2D"), `kernels: ${both.kernelNames}`);
+  assert.equal(tf.memory().numTensors, before, "tensors leaked by the gradient");
+  tf.dispose([x, w]);
+});
+
+Deno.test("conv2dSame: rejects even kernels and channel mismatches", () => {
+  const x = tf.zeros([1, 4, 4, 2]) as tf.Tensor4D;
+  assert.throws(() => conv2dSame(x, tf.zeros([2, 2, 2, 2]) as tf.Tensor4D), /odd square kernel/);
+  assert.throws(() => conv2dSame(x, tf.zeros([3, 3, 3, 2]) as tf.Tensor4D), /channels/);
+  x.dispose();
+});
+
+Deno.test("conv2dSame on wasm: forward and gradients equal the cpu reference", async () => {
+  const wants = [];
+  for (const [i, c] of CASES.entries()) wants.push(await forwardAndGrads(reference, c, 300 + i));
+  await initBackend("wasm");
+  try {
+    for (const [i, c] of CASES.entries()) {
+      const got = await forwardAndGrads(conv2dSame, c, 300 + i);
+      assertClose(got, wants[i], `wasm ${JSON.stringify(c)}`);
+    }
+  } finally {
+    await initBackend("cpu");
+  }
+});
