@@ -4,6 +4,7 @@
  *   deno task bench [--preset cifar10-bench|fmnist-bench|cifar10-official]
  *                   [--backend auto|webgpu|wasm|cpu] [--json] [--peer [PATH]] [--peer-threads N]
  *                   [--reps N] [--mcmc-steps K] [--workload langevin_step|train_iter] [--profile]
+ *                   [--native on|off] [--threads N]
  *                   [--db URL|PATH] [--no-record]
  *
  * Prints one JSON line per workload (the peer's fields plus backend, adapter and memory), the
@@ -36,6 +37,8 @@ interface CliOptions {
   db?: string;
   record: boolean;
   profile?: boolean;
+  native: "on" | "off";
+  threads: string;
 }
 
 function positiveInt(name: string, raw: string): number {
@@ -61,6 +64,8 @@ async function bench(opts: CliOptions): Promise<void> {
     workloads: opts.workload ? [opts.workload] : WORKLOAD_NAMES,
     peer,
     profile: opts.profile,
+    native: opts.native === "on",
+    threads: positiveInt("threads", opts.threads),
   }, log);
   if (opts.json) {
     for (const line of [...result.lines, ...result.peer, ...result.ratios]) {
@@ -108,6 +113,11 @@ if (import.meta.main) {
         "--db <url-or-path>",
         `database: postgres://... or a SQLite file (default: DATABASE_URL, else ${DEFAULT_DB_PATH})`,
       )
+      .addOption(
+        new Option("--native <on|off>", "convolutions on oneDNN (libdnnl2) for cpu and wasm")
+          .choices(["on", "off"]).default("on"),
+      )
+      .option("--threads <n>", "oneDNN threads", "1")
       .option("--profile", "also profile one run of each workload by kernel (tf.profile)")
       .option("--no-record", "do not record the results in the database")
       .exitOverride((err) => Deno.exit(err.exitCode === 0 ? 0 : 2))

@@ -1,6 +1,6 @@
 /**
- * deno task fid A B [--features inception|fmnist] [--inception PATH] [--batch 50] [--backend B]
- *   [--json]
+ * deno task fid A B [--features inception|fmnist] [--inception PATH] [--classifier PATH]
+ *   [--batch 50] [--backend B] [--json]
  * The Frechet distance (FID) between two image sets, each a folder of PNG images or an .npz
  * statistics file (pytorch-fid / TTUR format, or one this project wrote). Prints
  * {"fid", "n_a", "n_b", "features"}; two .npz files need no feature extractor.
@@ -30,6 +30,7 @@ await runMain(async () => {
     .argument("<b>", "folder of PNG images, or .npz statistics (mu, sigma)")
     .option("--features <name>", "inception | fmnist", "inception")
     .option("--inception <path>", "classify_image_graph_def.pb (default ~/.cache/drl/)")
+    .option("--classifier <path>", "Fashion-MNIST classifier checkpoint (--features fmnist)")
     .option("--batch <n>", "images per forward pass", "50")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
     .option("--json", "print only the JSON result")
@@ -42,9 +43,14 @@ await runMain(async () => {
     if (code === "commander.helpDisplayed" || code === "commander.version") return;
     throw new UserError((err as Error).message.replace(/^error: /, ""));
   }
-  const o = program.opts<
-    { features: string; inception?: string; batch: string; backend: string; json?: boolean }
-  >();
+  const o = program.opts<{
+    features: string;
+    inception?: string;
+    classifier?: string;
+    batch: string;
+    backend: string;
+    json?: boolean;
+  }>();
   const batchSize = int("batch", o.batch, 1);
   if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
     throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);
@@ -61,7 +67,10 @@ await runMain(async () => {
     const ds = pngFolderDataset(input);
     if (!extractor) {
       await initBackend(o.backend as BackendChoice);
-      extractor = await loadFeatureExtractor(o.features, { inceptionPath: o.inception });
+      extractor = await loadFeatureExtractor(o.features, {
+        inceptionPath: o.inception,
+        classifierPath: o.classifier,
+      });
     }
     const progress = createProgress(ds.count, 0);
     const t0 = performance.now();

@@ -7,7 +7,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { conv2dSame } from "../lib/kernels/conv2d.ts";
+import { conv2dSame, conv2dSameImplName } from "../lib/kernels/conv2d.ts";
+import { loadDnnl } from "../lib/kernels/dnnl_ffi.ts";
+import { disableNativeConv, enableNativeConv } from "../lib/kernels/native_conv.ts";
 import { JsRandom } from "../lib/rng.ts";
 
 await initBackend("cpu");
@@ -143,4 +145,30 @@ Deno.test("conv2dSame on wasm: forward and gradients equal the cpu reference", a
   } finally {
     await initBackend("cpu");
   }
+});
+
+const dnnlAvailable = loadDnnl() !== null;
+
+Deno.test({
+  name: "conv2dSame on oneDNN (cpu and wasm): forward and gradients equal tf.conv2d's",
+  ignore: !dnnlAvailable,
+  fn: async () => {
+    const wants = [];
+    for (const [i, c] of CASES.entries()) wants.push(await forwardAndGrads(reference, c, 500 + i));
+    try {
+      const status = enableNativeConv();
+      assert.deepEqual(status.backends, ["cpu", "wasm"]);
+      for (const backend of ["cpu", "wasm"] as const) {
+        await initBackend(backend);
+        assert.match(conv2dSameImplName(backend), /^oneDNN/);
+        for (const [i, c] of CASES.entries()) {
+          const got = await forwardAndGrads(conv2dSame, c, 500 + i);
+          assertClose(got, wants[i], `oneDNN on ${backend} ${JSON.stringify(c)}`);
+        }
+      }
+    } finally {
+      disableNativeConv();
+      await initBackend("cpu");
+    }
+  },
 });

@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../backend.ts";
 import { conv2dSameImplName } from "../kernels/conv2d.ts";
+import { disableNativeConv, enableNativeConv } from "../kernels/native_conv.ts";
 import { countParams } from "../nets/mod.ts";
 import { createTrainState, type TrainState } from "../train_state.ts";
 import { type MemoryUse, measureMemory, timeWorkload } from "./measure.ts";
@@ -32,6 +33,10 @@ export interface BenchOptions {
   peer?: { path: string; python: string; threads?: number } | null;
   /** Also profile one run of each workload by kernel (tf.profile). */
   profile?: boolean;
+  /** Run the convolutions on oneDNN where it loads (cpu and wasm backends); default true. */
+  native?: boolean;
+  /** oneDNN's threads (default 1). */
+  threads?: number;
 }
 
 /** One result line: the peer's fields (impl in place of peer) plus backend, adapter and memory. */
@@ -131,6 +136,11 @@ export async function runBench(
 ): Promise<BenchResult> {
   const preset = benchPreset(opts.preset);
   const mcmcSteps = opts.mcmcSteps ?? BENCH_MCMC_STEPS;
+  if (opts.native ?? true) {
+    log(`native convolutions: ${enableNativeConv(opts.threads ?? 1).description}`);
+  } else {
+    disableNativeConv();
+  }
   const backend = await initBackend(opts.backend, () => langevinProbe(preset));
   log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
   const s = createTrainState(benchTrainConfig(preset, mcmcSteps));

@@ -12,18 +12,33 @@
  * It is its own tfjs kernel (CONV2D_SAME) rather than `tf.customGrad`, because tfjs calls a
  * registered gradient lazily per input: a Langevin step asks only for dL/dx and must not pay for
  * dL/dw (customGrad computes every input's gradient eagerly). The kernel delegates to the active
- * backend's own Conv2D unless a faster implementation is registered (see native_conv.ts).
+ * backend's own Conv2D unless a native implementation is installed for that backend
+ * (native_conv.ts: oneDNN on cpu and wasm), which then also computes both gradients directly.
+ * The gradients are first-order only (no gradient of a gradient is registered).
  */
 import * as tf from "@tensorflow/tfjs";
 
 export const CONV2D_SAME = "DrlConv2DSame";
+/** Kernels of a native implementation's gradients (registered only where one is installed). */
+export const CONV2D_SAME_BACKPROP_INPUT = "DrlConv2DSameBackpropInput";
+export const CONV2D_SAME_BACKPROP_FILTER = "DrlConv2DSameBackpropFilter";
 
-/** A backend-specific implementation of CONV2D_SAME: x [B,H,W,Ci], filter [k,k,Ci,Co] -> [B,H,W,Co]. */
-export type Conv2dSameImpl = (
-  x: tf.TensorInfo,
-  filter: tf.TensorInfo,
-  backend: tf.KernelBackend,
-) => tf.TensorInfo;
+/**
+ * A backend-specific implementation of the three directions, on the backend's own tensor storage:
+ * x [B,H,W,Ci], filter [k,k,Ci,Co], dy [B,H,W,Co]; each returns a new tensor of that backend.
+ */
+export interface Conv2dSameImpl {
+  /** Shown in benchmark lines, e.g. "oneDNN 2.6.3 (x64:gemm:jit)". */
+  name: string;
+  forward(x: tf.TensorInfo, filter: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInfo;
+  inputGrad(dy: tf.TensorInfo, filter: tf.TensorInfo, backend: tf.KernelBackend): tf.TensorInfo;
+  filterGrad(
+    x: tf.TensorInfo,
+    dy: tf.TensorInfo,
+    kernel: number,
+    backend: tf.KernelBackend,
+  ): tf.TensorInfo;
+}
 
 /** Implementations installed per backend name (replacing the delegate to the backend's Conv2D). */
 const overrides = new Map<string, Conv2dSameImpl>();
@@ -42,7 +57,7 @@ function delegateToConv2D(
   return conv.kernelFunc({ inputs: { x, filter }, backend, attrs: attrs as any }) as tf.TensorInfo;
 }
 
-function ensureKernel(backendName: string): void {
+function ensureKernels(backendName: string): void {
   if (tf.getKernel(CONV2D_SAME, backendName)) return;
   tf.registerKernel({
     kernelName: CONV2D_SAME,
@@ -51,23 +66,48 @@ function ensureKernel(backendName: string): void {
       const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
       const backend = b as tf.KernelBackend;
       const impl = overrides.get(backendName);
-      return impl ? impl(x, filter, backend) : delegateToConv2D(x, filter, backend, backendName);
+      return impl
+        ? impl.forward(x, filter, backend)
+        : delegateToConv2D(x, filter, backend, backendName);
+    },
+  });
+  // Reached only while an implementation is installed (see the gradient below).
+  const installed = () => {
+    const impl = overrides.get(backendName);
+    if (!impl) throw new Error(`no native conv2dSame installed for '${backendName}'`);
+    return impl;
+  };
+  tf.registerKernel({
+    kernelName: CONV2D_SAME_BACKPROP_INPUT,
+    backendName,
+    kernelFunc: ({ inputs, backend }) => {
+      const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+      return installed().inputGrad(dy, filter, backend as tf.KernelBackend);
+    },
+  });
+  tf.registerKernel({
+    kernelName: CONV2D_SAME_BACKPROP_FILTER,
+    backendName,
+    kernelFunc: ({ inputs, backend, attrs }) => {
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const kernel = (attrs as unknown as { kernel: number }).kernel;
+      return installed().filterGrad(x, dy, kernel, backend as tf.KernelBackend);
     },
   });
 }
 
 /**
- * Installs (or with null, removes) a faster implementation of CONV2D_SAME for one backend; the
- * gradients follow, since they call CONV2D_SAME too.
+ * Installs (or with null, removes) a faster implementation of conv2dSame and its gradients for
+ * one backend.
  */
 export function setConv2dSameImpl(backendName: string, impl: Conv2dSameImpl | null): void {
   if (impl) overrides.set(backendName, impl);
   else overrides.delete(backendName);
 }
 
-/** The implementation in use for a backend: "native" (an override) or "tfjs Conv2D". */
+/** The implementation in use for a backend: an installed one's name, or "tfjs Conv2D". */
 export function conv2dSameImplName(backendName: string): string {
-  return overrides.has(backendName) ? "native" : "tfjs Conv2D";
+  return overrides.get(backendName)?.name ?? "tfjs Conv2D";
 }
 
 function checkShapes(x: tf.Tensor, filter: tf.Tensor): number {
@@ -87,12 +127,15 @@ function checkShapes(x: tf.Tensor, filter: tf.Tensor): number {
 /** Stride-1 'same' NHWC convolution (cross-correlation), x [B,H,W,Ci], filter [k,k,Ci,Co], k odd. */
 export function conv2dSame(x: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
   checkShapes(x, filter);
-  ensureKernel(tf.getBackend());
+  ensureKernels(tf.getBackend());
   return tf.engine().runKernel(CONV2D_SAME, { x, filter }, {}) as tf.Tensor4D;
 }
 
 /** dL/dx of conv2dSame: a 'same' convolution of dy with the flipped, in/out-swapped filter. */
 export function conv2dSameInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D): tf.Tensor4D {
+  if (overrides.has(tf.getBackend())) {
+    return tf.engine().runKernel(CONV2D_SAME_BACKPROP_INPUT, { dy, filter }, {}) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     const flipped = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D;
     return conv2dSame(dy, flipped);
@@ -101,6 +144,10 @@ export function conv2dSameInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D): tf.Te
 
 /** dL/dw of conv2dSame for a k x k kernel: a convolution of x^T with dy^T (see the header). */
 export function conv2dSameFilterGrad(x: tf.Tensor4D, dy: tf.Tensor4D, k: number): tf.Tensor4D {
+  if (overrides.has(tf.getBackend())) {
+    const attrs = { kernel: k } as unknown as tf.NamedAttrMap;
+    return tf.engine().runKernel(CONV2D_SAME_BACKPROP_FILTER, { x, dy }, attrs) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     const [b, h, w, ci] = x.shape;
     const co = dy.shape[3];

@@ -72,7 +72,8 @@ export class FmnistClassifier {
         name,
         tf.tidy(() => tf.variable(tf.mul(rng.normal(shape), Math.sqrt(2 / fanIn)))),
       );
-    const zeros = (name: string, n: number) => this.params.set(name, tf.variable(tf.zeros([n])));
+    const zeros = (name: string, n: number) =>
+      this.params.set(name, tf.tidy(() => tf.variable(tf.zeros([n]))));
     he("conv1/w", [3, 3, channels, conv1], 9 * channels);
     zeros("conv1/b", conv1);
     he("conv2/w", [3, 3, conv1, conv2], 9 * conv1);
