@@ -16,12 +16,7 @@ export { DEFAULT_PRESET, PRESETS } from "./lib/presets.ts";
 export { train, type TrainOptions, type TrainSummary } from "./lib/run.ts";
 export { sampleFromCheckpoint } from "./lib/sample_run.ts";
 export { getToy2d, TOY2D_NAMES } from "./lib/data/toy2d.ts";
-export {
-  batches,
-  type ImageDataset,
-  openImageDataset,
-  toTensor,
-} from "./lib/data/images/mod.ts";
+export { batches, type ImageDataset, openImageDataset, toTensor } from "./lib/data/images/mod.ts";
 export * from "./lib/db/mod.ts";
 export * from "./lib/io/checkpoint.ts";
 export * from "./lib/io/png.ts";

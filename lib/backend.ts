@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { UserError } from "./errors.ts";
+import { ensureFastKernels, nativeKernelsStatus } from "./kernels/mod.ts";
 
 export type BackendName = "webgpu" | "wasm" | "cpu";
 export type BackendChoice = "auto" | BackendName;
@@ -46,7 +47,8 @@ export async function webgpuAdapter(): Promise<AdapterFacts | null> {
     const info = adapter.info ?? {};
     const description = [info.description, info.vendor && `vendor ${info.vendor}`]
       .filter(Boolean).join(", ") || "unknown adapter";
-    const fallback = Boolean(info.isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader/i.test(description);
+    const fallback = Boolean(info.isFallbackAdapter) ||
+      /llvmpipe|lavapipe|swiftshader/i.test(description);
     return (adapterFacts = { description, fallback });
   } catch {
     return (adapterFacts = null);
@@ -62,6 +64,8 @@ async function activate(name: BackendName): Promise<boolean> {
   try {
     const ok = await tf.setBackend(name);
     await tf.ready();
+    // The CPU path's kernels (lib/kernels): zero-copy Identity, oneDNN where libdnnl2 loads.
+    if (ok && name === "wasm") ensureFastKernels();
     return ok && tf.getBackend() === name;
   } catch {
     return false;
@@ -70,7 +74,11 @@ async function activate(name: BackendName): Promise<boolean> {
 
 function describe(name: BackendName, facts: AdapterFacts | null): string {
   if (name === "webgpu") return facts?.description ?? "webgpu";
-  if (name === "wasm") return `cpu via tfjs wasm (XNNPACK, simd ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT")})`;
+  if (name === "wasm") {
+    const native = nativeKernelsStatus();
+    const kernels = native?.backends.includes("wasm") ? `; kernels: ${native.description}` : "";
+    return `cpu via tfjs wasm (XNNPACK, simd ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT")})${kernels}`;
+  }
   return "cpu via tfjs cpu (plain JS)";
 }
 
@@ -146,7 +154,11 @@ export async function initBackend(
     }
   }
   if (!best) throw new UserError(`no backend can run this workload (${timings.join("; ")})`);
-  if (!(await activate(best.name))) throw new UserError(`backend '${best.name}' failed to re-initialise`);
-  const reason = probe ? `fastest measured on this workload: ${timings.join(", ")}` : "first available";
+  if (!(await activate(best.name))) {
+    throw new UserError(`backend '${best.name}' failed to re-initialise`);
+  }
+  const reason = probe
+    ? `fastest measured on this workload: ${timings.join(", ")}`
+    : "first available";
   return { backend: best.name, adapter: describe(best.name, facts), reason };
 }

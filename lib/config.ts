@@ -169,7 +169,9 @@ export function buildConfig(preset: string, overrides: Record<string, string> = 
 }
 
 function positiveInt(name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 1) throw new UserError(`${name} must be a positive integer (got ${v})`);
+  if (!Number.isInteger(v) || v < 1) {
+    throw new UserError(`${name} must be a positive integer (got ${v})`);
+  }
 }
 
 export function validateConfig(c: TrainConfig): void {
@@ -191,7 +193,9 @@ export function validateConfig(c: TrainConfig): void {
   if (!(c.optim.beta1 >= 0 && c.optim.beta1 < 1)) {
     throw new UserError(`optim.beta1 must be in [0, 1) (got ${c.optim.beta1})`);
   }
-  if (!(c.schedule.b2 > 0)) throw new UserError(`schedule.b2 must be positive (got ${c.schedule.b2})`);
+  if (!(c.schedule.b2 > 0)) {
+    throw new UserError(`schedule.b2 must be positive (got ${c.schedule.b2})`);
+  }
 }
 
 /** The fields a user can set, with their current values, for --help. */

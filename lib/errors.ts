@@ -10,7 +10,7 @@ export class UserError extends Error {
  * Runs a script's main function: a UserError becomes one clear line on stderr and exit code 2;
  * anything else is a bug and keeps its stack trace (exit code 1).
  */
-export async function runMain(main: () => Promise<void>): Promise<void> {
+export async function runMain(main: () => Promise<void> | void): Promise<void> {
   try {
     await main();
   } catch (err) {

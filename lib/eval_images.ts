@@ -41,7 +41,13 @@ export async function writeImageSamples(
   seed = config.seed + 0x5eed,
 ): Promise<void> {
   const n = config.eval.samples;
-  const result = await sampleProgressive(net, [n, ...imageShape(config)], st, new Rng(seed >>> 0), config.langevin);
+  const result = await sampleProgressive(
+    net,
+    [n, ...imageShape(config)],
+    st,
+    new Rng(seed >>> 0),
+    config.langevin,
+  );
   const rows = Math.min(n, 16);
   const tiles = await levelStrips(result, rows);
   tf.dispose(result.levels);

@@ -123,7 +123,11 @@ export function evaluationRows(
       details: { logZ: e.logLik.modelLogZ, grid: e.logLik.grid, outside: e.logLik.heldOutOutside },
     });
     rows.push({ name: "heldout_loglik_true", value: e.logLik.trueExact, n: e.heldOutCount });
-    rows.push({ name: "heldout_loglik_true_on_grid", value: e.logLik.trueOnGrid, n: e.heldOutCount });
+    rows.push({
+      name: "heldout_loglik_true_on_grid",
+      value: e.logLik.trueOnGrid,
+      n: e.heldOutCount,
+    });
   }
   return rows;
 }

@@ -42,7 +42,9 @@ export class Adam {
     const bc1 = 1 - beta1 ** this.step;
     const bc2 = 1 - beta2 ** this.step;
     return tf.tidy(() => {
-      const norm = tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
+      const norm = tf.sqrt(
+        tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))),
+      ) as tf.Scalar;
       const scale = gradClip > 0 ? tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-12))) : null;
       for (const [name, p] of this.params) {
         let g = grads.get(name);

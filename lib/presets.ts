@@ -72,7 +72,15 @@ function image(name: string, s: ImageSpec): TrainConfig {
     // Official: T = 6 levels, K = 30 Langevin steps, b^2 = 2e-4.
     schedule: { kind: "drl", T: 6, b2: 2e-4 },
     langevin: { steps: 30, sampler: "ula" },
-    optim: { lr: 1e-4, beta1: s.beta1, beta2: 0.999, eps: 1e-8, warmup: 1000, gradClip: 0, ema: 0.999 },
+    optim: {
+      lr: 1e-4,
+      beta1: s.beta1,
+      beta2: 0.999,
+      eps: 1e-8,
+      warmup: 1000,
+      gradClip: 0,
+      ema: 0.999,
+    },
     train: {
       iterations: s.iterations,
       batch: s.batch,
@@ -98,7 +106,14 @@ function tiny(base: TrainConfig): TrainConfig {
   }
   c.langevin.steps = 5;
   c.optim.warmup = 10;
-  c.train = { ...c.train, iterations: 20, batch: 8, logEvery: 5, checkpointEvery: 10, sampleEvery: 10 };
+  c.train = {
+    ...c.train,
+    iterations: 20,
+    batch: 8,
+    logEvery: 5,
+    checkpointEvery: 10,
+    sampleEvery: 10,
+  };
   c.eval.samples = 16;
   return c;
 }
@@ -171,7 +186,14 @@ const fashionMnist = image("fashion-mnist", {
   iterations: 20000,
 });
 
-const imagePresets = [cifar10, celeba64, lsun64("lsun-church64"), lsun64("lsun-bedroom64"), lsunChurch128, fashionMnist];
+const imagePresets = [
+  cifar10,
+  celeba64,
+  lsun64("lsun-church64"),
+  lsun64("lsun-bedroom64"),
+  lsunChurch128,
+  fashionMnist,
+];
 
 export const PRESETS: Record<string, TrainConfig> = Object.fromEntries([
   ...["8gaussians", "checkerboard", "2moons", "swissroll"].map((d) => [d, toy(d)]),

@@ -57,7 +57,9 @@ export class Rng {
   #counter: number;
 
   constructor(seed: number, counter = 0) {
-    if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be a non-negative integer`);
+    if (!Number.isInteger(seed) || seed < 0) {
+      throw new RangeError(`seed must be a non-negative integer`);
+    }
     this.seed = seed >>> 0;
     this.#counter = counter;
   }

@@ -212,6 +212,22 @@ async function trainWithDb(
     await saveTrainState(ckptPath, state, commit, { runId });
   };
 
+  const summary = (
+    status: "completed" | "stopped",
+    evaluation: { name: string; value: number }[],
+    secondsPerStep: number,
+  ): TrainSummary => ({
+    runId,
+    status,
+    steps: state.step,
+    secondsPerStep,
+    backend,
+    evaluation,
+    figures,
+    checkpoint: ckptPath,
+    runDir,
+  });
+
   try {
     while (state.step < config.train.iterations && !stopSignal) {
       const x0 = await source.next(config.train.batch, state.rng);
@@ -249,7 +265,9 @@ async function trainWithDb(
         ).join(" ");
         progress.log(
           `step ${state.step}/${config.train.iterations} loss ${meanLoss.toFixed(4)} ` +
-            `grad ${f.gradNorm.toFixed(2)} ${perStep.toFixed(3)} s/it | level:loss/accept ${levels}`,
+            `grad ${f.gradNorm.toFixed(2)} ${
+              perStep.toFixed(3)
+            } s/it | level:loss/accept ${levels}`,
         );
       }
       if (state.step % config.train.checkpointEvery === 0) await checkpoint();
@@ -272,7 +290,7 @@ async function trainWithDb(
     if (stopSignal) {
       await db.setRunStatus(runId, "stopped", `stopped by ${stopSignal} at step ${state.step}`);
       log(`stopped by ${stopSignal} at step ${state.step}; resume with --resume ${runId}`);
-      return summary("stopped", []);
+      return summary("stopped", [], perStep);
     }
 
     log(`evaluating run ${runId} ...`);
@@ -290,7 +308,13 @@ async function trainWithDb(
       figures.push(figurePath);
       await db.logMetrics(report.levelStats.flatMap((l) => [
         { runId, step: state.step, level: l.level, name: "eval_acceptance", value: l.acceptance },
-        { runId, step: state.step, level: l.level, name: "eval_displacement", value: l.displacement },
+        {
+          runId,
+          step: state.step,
+          level: l.level,
+          name: "eval_displacement",
+          value: l.displacement,
+        },
       ]));
     } else {
       const path = join(runDir, "samples.png");
@@ -299,24 +323,7 @@ async function trainWithDb(
       figures.push(path);
     }
     await db.setRunStatus(runId, "completed");
-    return summary("completed", evaluation);
-
-    function summary(
-      status: "completed" | "stopped",
-      evaluation: { name: string; value: number }[],
-    ): TrainSummary {
-      return {
-        runId,
-        status,
-        steps: state.step,
-        secondsPerStep: perStep,
-        backend,
-        evaluation,
-        figures,
-        checkpoint: ckptPath,
-        runDir,
-      };
-    }
+    return summary("completed", evaluation, perStep);
   } catch (err) {
     progress.stop();
     const run = await db.getRun(runId);

@@ -53,7 +53,10 @@ async function writeTiles(dir: string, data: Float32Array, shape: number[], offs
   }
 }
 
-export async function sampleFromCheckpoint(opts: SampleOptions, db: ResultsDb): Promise<SampleSummary> {
+export async function sampleFromCheckpoint(
+  opts: SampleOptions,
+  db: ResultsDb,
+): Promise<SampleSummary> {
   const backend = await initBackend(opts.backend);
   const { config, net, st, step } = await loadForSampling(opts.checkpoint, opts.weights);
   console.log(
@@ -93,7 +96,9 @@ export async function sampleFromCheckpoint(opts: SampleOptions, db: ResultsDb): 
       const b = Math.min(opts.batch, opts.n - done);
       const r = await sampleProgressive(net, [b, ...exampleShape], st, rng, config.langevin);
       if (done === 0) levelStats = r.stats;
-      const x0 = tf.tidy(() => (isImage ? tf.clipByValue(r.levels[0], -1, 1) : r.levels[0].clone()));
+      const x0 = tf.tidy(
+        () => (isImage ? tf.clipByValue(r.levels[0], -1, 1) : r.levels[0].clone()),
+      );
       const values = Float32Array.from(await x0.data());
       allSamples.push(values);
       if (opts.pngDir && isImage) await writeTiles(opts.pngDir, values, x0.shape, done);
@@ -118,7 +123,12 @@ export async function sampleFromCheckpoint(opts: SampleOptions, db: ResultsDb): 
         at += a.length;
       }
       const data = getToy2d(config.dataset).sample(opts.n, new Rng(opts.seed + 1));
-      await writeToy2dFigure(opts.out, { data, samples, ...TOY_BOX, title: `${config.preset} samples` });
+      await writeToy2dFigure(opts.out, {
+        data,
+        samples,
+        ...TOY_BOX,
+        title: `${config.preset} samples`,
+      });
     }
     await db.addArtifact({ runId, kind: "grid", path: opts.out, step });
     if (opts.pngDir) await db.addArtifact({ runId, kind: "samples", path: opts.pngDir, step });
@@ -177,7 +187,11 @@ export async function sampleFromCheckpoint(opts: SampleOptions, db: ResultsDb): 
 /** The checkpoint of a recorded training run. */
 export async function checkpointOfRun(db: ResultsDb, runId: number): Promise<string> {
   const run = await db.getRun(runId);
-  if (!run) throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
-  if (!run.dir) throw new UserError(`run ${runId} has no folder (task ${run.task}); give --checkpoint`);
+  if (!run) {
+    throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
+  }
+  if (!run.dir) {
+    throw new UserError(`run ${runId} has no folder (task ${run.task}); give --checkpoint`);
+  }
   return join(run.dir, "checkpoint.ckpt");
 }

@@ -40,7 +40,9 @@ export interface ScheduleConfig {
  */
 export function drlAlphas(T: number): number[] {
   if (!Number.isInteger(T) || T < 2 || T > 501) {
-    throw new UserError(`the drl schedule needs an integer T in [2, 501] (got ${T}); use --kind cosine`);
+    throw new UserError(
+      `the drl schedule needs an integer T in [2, 501] (got ${T}); use --kind cosine`,
+    );
   }
   const betas = Array.from({ length: 1000 }, (_, i) => 1e-4 + (0.02 - 1e-4) * i / 999);
   betas.push(1);
@@ -82,11 +84,15 @@ export function cosineAlphas(T: number): number[] {
 /** The schedule for a config; the same config always gives the same numbers. */
 export function makeSchedule(config: ScheduleConfig): Schedule {
   const { kind, T, b2 } = config;
-  if (!(b2 > 0) || !Number.isFinite(b2)) throw new UserError(`b2 must be a positive number (got ${b2})`);
+  if (!(b2 > 0) || !Number.isFinite(b2)) {
+    throw new UserError(`b2 must be a positive number (got ${b2})`);
+  }
   let alphas: number[];
   if (kind === "drl") alphas = drlAlphas(T);
   else if (kind === "cosine") alphas = cosineAlphas(T);
-  else throw new UserError(`unknown schedule kind '${kind}'; use one of ${SCHEDULE_KINDS.join(", ")}`);
+  else {throw new UserError(
+      `unknown schedule kind '${kind}'; use one of ${SCHEDULE_KINDS.join(", ")}`,
+    );}
   const sigmas = alphas.map((a) => Math.sqrt(1 - a * a));
   const alphasCum: number[] = [];
   alphas.forEach((a, t) => alphasCum.push(t === 0 ? a : alphasCum[t - 1] * a));

@@ -61,7 +61,17 @@ export function makeTrainStep(
         x.data() as Promise<Float32Array>
       ),
     );
-    tf.dispose([t, xt, xNext, chain.x, chain.acceptance, chain.displacement, p.loss, p.fPos, p.fNeg]);
+    tf.dispose([
+      t,
+      xt,
+      xNext,
+      chain.x,
+      chain.acceptance,
+      chain.displacement,
+      p.loss,
+      p.fPos,
+      p.fNeg,
+    ]);
     tf.dispose([value, gradNorm, ...Object.values(grads)]);
     return {
       levels,
@@ -111,7 +121,10 @@ export class LevelStats {
   }
 
   /** Means per level (levels with no examples in the window are left out), then resets. */
-  flush(): { perLevel: { level: number; values: Record<LevelMetric, number> }[]; gradNorm: number } {
+  flush(): {
+    perLevel: { level: number; values: Record<LevelMetric, number> }[];
+    gradNorm: number;
+  } {
     const perLevel = [];
     for (let t = 0; t < this.T; t++) {
       if (this.#counts[t] === 0) continue;
@@ -121,7 +134,9 @@ export class LevelStats {
       perLevel.push({ level: t, values });
     }
     const gradNorm = this.#steps ? this.#gradNorm / this.#steps : NaN;
-    this.#sums = Object.fromEntries(LEVEL_METRICS.map((m) => [m, new Float64Array(this.T)])) as Record<
+    this.#sums = Object.fromEntries(
+      LEVEL_METRICS.map((m) => [m, new Float64Array(this.T)]),
+    ) as Record<
       LevelMetric,
       Float64Array
     >;
@@ -135,6 +150,8 @@ export class LevelStats {
 /** Why training must stop, or null when the step is healthy. */
 export function divergence(meanLoss: number, lossLimit: number): string | null {
   if (!Number.isFinite(meanLoss)) return `the loss became ${meanLoss}`;
-  if (meanLoss < -lossLimit) return `the loss ran away to ${meanLoss.toExponential(3)} (< -${lossLimit})`;
+  if (meanLoss < -lossLimit) {
+    return `the loss ran away to ${meanLoss.toExponential(3)} (< -${lossLimit})`;
+  }
   return null;
 }

@@ -4,7 +4,7 @@ import { type Checkpoint, loadCheckpoint, restoreGroup, saveCheckpoint } from ".
 import { createEnergyNet } from "./nets/mod.ts";
 import type { EnergyNet } from "./nets/types.ts";
 import { Adam, Ema } from "./optim.ts";
-import { scheduleTensors, type ScheduleTensors } from "./recovery.ts";
+import { type ScheduleTensors, scheduleTensors } from "./recovery.ts";
 import { Rng } from "./rng.ts";
 import { makeSchedule } from "./schedule.ts";
 
@@ -57,7 +57,11 @@ export async function saveTrainState(
 }
 
 /** Rebuilds the exact training state a checkpoint describes (same RNG position, same moments). */
-export function restoreTrainState(ckpt: Checkpoint, path: string, config?: TrainConfig): TrainState {
+export function restoreTrainState(
+  ckpt: Checkpoint,
+  path: string,
+  config?: TrainConfig,
+): TrainState {
   const c = config ?? (ckpt.meta.config as TrainConfig);
   const s = createTrainState(c);
   restoreGroup(ckpt, "params", s.net.params, path);

@@ -43,7 +43,9 @@ interface CliOptions {
 
 function positiveInt(name: string, raw: string): number {
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--${name} needs a positive integer (got '${raw}')`);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UserError(`--${name} needs a positive integer (got '${raw}')`);
+  }
   return n;
 }
 
@@ -53,7 +55,9 @@ async function bench(opts: CliOptions): Promise<void> {
   const peer = opts.peer === undefined || opts.peer === false ? null : {
     path: typeof opts.peer === "string" ? opts.peer : DEFAULT_PEER_PATH,
     python: opts.python,
-    threads: opts.peerThreads === undefined ? undefined : positiveInt("peer-threads", opts.peerThreads),
+    threads: opts.peerThreads === undefined
+      ? undefined
+      : positiveInt("peer-threads", opts.peerThreads),
   };
   const log = opts.json ? () => {} : (line: string) => console.error(line);
   const result = await runBench({
@@ -71,17 +75,27 @@ async function bench(opts: CliOptions): Promise<void> {
     for (const line of [...result.lines, ...result.peer, ...result.ratios]) {
       console.log(JSON.stringify(line));
     }
-    for (const p of result.profiles) console.log(JSON.stringify({ profile: p.workload, ...p.profile }));
+    for (const p of result.profiles) {
+      console.log(JSON.stringify({ profile: p.workload, ...p.profile }));
+    }
   } else {
     console.log(formatSummary(result));
-    for (const p of result.profiles) console.log(`profile of ${p.workload}: ${formatProfile(p.profile)}`);
+    for (const p of result.profiles) {
+      console.log(`profile of ${p.workload}: ${formatProfile(p.profile)}`);
+    }
   }
   if (opts.record) {
     const db = await openResultsDbOrFallback({ ...dbOptionsFor(opts.db), warn: log });
     try {
       const runId = await recordBench(db, result, {
         gitCommit: await gitCommit(),
-        config: { reps, mcmcSteps, backendChoice: opts.backend, peer, reason: result.backend.reason },
+        config: {
+          reps,
+          mcmcSteps,
+          backendChoice: opts.backend,
+          peer,
+          reason: result.backend.reason,
+        },
       });
       log(`recorded as run ${runId} in ${db.location}`);
     } finally {
@@ -108,7 +122,9 @@ if (import.meta.main) {
       .option("--python <path>", "python with torch for the peer", DEFAULT_PYTHON)
       .option("--reps <n>", "timed langevin steps (train_iter: half as many)", "5")
       .option("--mcmc-steps <k>", "Langevin steps per train_iter", String(BENCH_MCMC_STEPS))
-      .addOption(new Option("--workload <name>", "run only this workload").choices([...WORKLOAD_NAMES]))
+      .addOption(
+        new Option("--workload <name>", "run only this workload").choices([...WORKLOAD_NAMES]),
+      )
       .option(
         "--db <url-or-path>",
         `database: postgres://... or a SQLite file (default: DATABASE_URL, else ${DEFAULT_DB_PATH})`,

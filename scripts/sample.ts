@@ -11,7 +11,9 @@ import { checkpointOfRun, sampleFromCheckpoint } from "../lib/sample_run.ts";
 
 function int(name: string, v: string, min = 0): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new UserError(`--${name} needs an integer >= ${min} (got '${v}')`);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UserError(`--${name} needs an integer >= ${min} (got '${v}')`);
+  }
   return n;
 }
 
@@ -42,7 +44,9 @@ await runMain(async () => {
   if ((o.run === undefined) === (o.checkpoint === undefined)) {
     throw new UserError("give exactly one of --run ID or --checkpoint PATH");
   }
-  if (o.weights !== "ema" && o.weights !== "params") throw new UserError("--weights is ema or params");
+  if (o.weights !== "ema" && o.weights !== "params") {
+    throw new UserError("--weights is ema or params");
+  }
   const db = await openResultsDb(dbOptionsFor(o.db));
   try {
     const sourceRun = o.run !== undefined ? int("run", o.run, 1) : null;
@@ -63,13 +67,21 @@ await runMain(async () => {
     }, db);
     console.log(`sample run ${s.runId}: grid ${s.out}${s.pngDir ? `, PNGs in ${s.pngDir}` : ""}`);
     for (const l of s.levelStats) {
-      console.log(`  level ${l.level}: acceptance ${l.acceptance.toFixed(3)}, displacement ${l.displacement.toFixed(4)}`);
+      console.log(
+        `  level ${l.level}: acceptance ${l.acceptance.toFixed(3)}, displacement ${
+          l.displacement.toFixed(4)
+        }`,
+      );
     }
     if (s.longRun.length) {
-      console.log("  long run: step, mean energy, pixel mean, pixel std, share outside [-1,1], acceptance");
+      console.log(
+        "  long run: step, mean energy, pixel mean, pixel std, share outside [-1,1], acceptance",
+      );
       for (const r of s.longRun) {
         console.log(
-          `  ${String(r.step).padStart(7)} ${r.energy.toFixed(4)} ${r.mean.toFixed(4)} ${r.std.toFixed(4)} ` +
+          `  ${String(r.step).padStart(7)} ${r.energy.toFixed(4)} ${r.mean.toFixed(4)} ${
+            r.std.toFixed(4)
+          } ` +
             `${r.outside.toFixed(4)} ${Number.isNaN(r.acceptance) ? "-" : r.acceptance.toFixed(3)}`,
         );
       }

@@ -3,7 +3,7 @@ import { Command } from "commander";
 import { runMain, UserError } from "../lib/errors.ts";
 import { makeSchedule, SCHEDULE_KINDS, type ScheduleKind } from "../lib/schedule.ts";
 
-await runMain(async () => {
+await runMain(() => {
   const program = new Command("schedule")
     .description("print a DRL noise schedule")
     .option("--kind <kind>", `schedule kind: ${SCHEDULE_KINDS.join(" | ")}`, "drl")

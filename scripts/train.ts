@@ -23,7 +23,9 @@ await runMain(async () => {
   const preset = args.positional[0] ?? DEFAULT_PRESET;
   if (args.flags.help) {
     console.log(USAGE);
-    if (PRESETS[preset]) console.log(`\nfields of ${preset}:\n${describeFields(PRESETS[preset]).join("\n")}`);
+    if (PRESETS[preset]) {
+      console.log(`\nfields of ${preset}:\n${describeFields(PRESETS[preset]).join("\n")}`);
+    }
     return;
   }
   const resume = intFlag("resume", args.flags.resume);
@@ -49,8 +51,10 @@ await runMain(async () => {
     resultsDir: results,
     dbPath: args.flags.db as string | undefined,
   });
-  console.log(`\nrun ${summary.runId} ${summary.status} after ${summary.steps} steps ` +
-    `(${summary.secondsPerStep.toFixed(3)} s/step on ${summary.backend.backend})`);
+  console.log(
+    `\nrun ${summary.runId} ${summary.status} after ${summary.steps} steps ` +
+      `(${summary.secondsPerStep.toFixed(3)} s/step on ${summary.backend.backend})`,
+  );
   for (const e of summary.evaluation) console.log(`  ${e.name.padEnd(36)} ${e.value.toFixed(4)}`);
   for (const f of summary.figures) console.log(`  figure: ${f}`);
   console.log(`  checkpoint: ${summary.checkpoint}`);

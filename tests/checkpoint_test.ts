@@ -4,7 +4,12 @@ import { initBackend } from "../lib/backend.ts";
 import { buildConfig } from "../lib/config.ts";
 import { UserError } from "../lib/errors.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
-import { createTrainState, disposeTrainState, restoreTrainState, saveTrainState } from "../lib/train_state.ts";
+import {
+  createTrainState,
+  disposeTrainState,
+  restoreTrainState,
+  saveTrainState,
+} from "../lib/train_state.ts";
 
 await initBackend("cpu");
 
@@ -51,8 +56,14 @@ Deno.test("truncated or foreign files give a clear error", async () => {
   const bytes = await Deno.readFile(`${dir}/c.ckpt`);
   await Deno.writeFile(`${dir}/short.ckpt`, bytes.subarray(0, bytes.length - 10));
   await Deno.writeTextFile(`${dir}/text.ckpt`, "hello");
-  await assert.rejects(() => loadCheckpoint(`${dir}/short.ckpt`), (e: Error) => e instanceof UserError && /truncated/.test(e.message));
+  await assert.rejects(
+    () => loadCheckpoint(`${dir}/short.ckpt`),
+    (e: Error) => e instanceof UserError && /truncated/.test(e.message),
+  );
   await assert.rejects(() => loadCheckpoint(`${dir}/text.ckpt`), UserError);
-  await assert.rejects(() => loadCheckpoint(`${dir}/missing.ckpt`), (e: Error) => e instanceof UserError && /not found/.test(e.message));
+  await assert.rejects(
+    () => loadCheckpoint(`${dir}/missing.ckpt`),
+    (e: Error) => e instanceof UserError && /not found/.test(e.message),
+  );
   await Deno.remove(dir, { recursive: true });
 });

@@ -22,14 +22,18 @@ Deno.test("overrides by alias and by dotted path, typed", () => {
 });
 
 Deno.test("unknown keys, mistyped values and bad choices are refused with a clear message", () => {
-  assert.throws(() => buildConfig("nope"), (e: Error) => e instanceof UserError && /unknown preset/.test(e.message));
+  assert.throws(
+    () => buildConfig("nope"),
+    (e: Error) => e instanceof UserError && /unknown preset/.test(e.message),
+  );
   assert.throws(
     () => buildConfig("8gaussians", { lr: "abc" }),
     (e: Error) => e instanceof UserError && /--optim.lr=abc: expected a number/.test(e.message),
   );
   assert.throws(
     () => buildConfig("8gaussians", { lrr: "1" }),
-    (e: Error) => e instanceof UserError && /unknown option --lrr \(did you mean --lr\?\)/.test(e.message),
+    (e: Error) =>
+      e instanceof UserError && /unknown option --lrr \(did you mean --lr\?\)/.test(e.message),
   );
   assert.throws(() => buildConfig("8gaussians", { sampler: "hmc" }), UserError);
   assert.throws(() => buildConfig("8gaussians", { dataset: "cifar10" }), UserError);
@@ -38,7 +42,9 @@ Deno.test("unknown keys, mistyped values and bad choices are refused with a clea
 });
 
 Deno.test("argument parsing separates flags, switches and overrides", () => {
-  const a = parseArgs(["cifar10", "--backend", "wasm", "--lr=1e-3", "--K", "5", "--help"], ["backend"], ["help"]);
+  const a = parseArgs(["cifar10", "--backend", "wasm", "--lr=1e-3", "--K", "5", "--help"], [
+    "backend",
+  ], ["help"]);
   assert.deepEqual(a.positional, ["cifar10"]);
   assert.deepEqual(a.flags, { backend: "wasm", help: true });
   assert.deepEqual(a.overrides, { lr: "1e-3", K: "5" });

@@ -36,7 +36,11 @@ Deno.test("cifar10-tiny trains on the fixture; sampling is reproducible; long ru
     backend: "cpu" as const,
     batch: 3,
   };
-  const a = await sampleFromCheckpoint({ ...opts, out: join(dir, "a.png"), pngDir: join(dir, "pngs") }, db);
+  const a = await sampleFromCheckpoint({
+    ...opts,
+    out: join(dir, "a.png"),
+    pngDir: join(dir, "pngs"),
+  }, db);
   const b = await sampleFromCheckpoint({ ...opts, out: join(dir, "b.png") }, db);
   const c = await sampleFromCheckpoint({ ...opts, seed: 8, out: join(dir, "c.png") }, db);
   const bytes = (p: string) => Deno.readFile(p);

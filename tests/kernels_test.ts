@@ -2,15 +2,23 @@
  * Custom kernels against tfjs's own ops: conv2dSame's forward, input gradient and filter gradient
  * equal tf.conv2d and its gradients (cpu backend, random inputs) within 1e-4 relative, for 3x3 and
  * 1x1 kernels and several channel counts; the same holds on the wasm backend, which has no
- * Conv2DBackpropFilter of its own.
+ * Conv2DBackpropFilter of its own, and on oneDNN (where libdnnl2 loads), as do its leaky ReLU and
+ * ceil average pool against tfjs's ops; the zero-copy wasm Identity keeps gradients exact.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { conv2dSame, conv2dSameImplName } from "../lib/kernels/conv2d.ts";
 import { loadDnnl } from "../lib/kernels/dnnl_ffi.ts";
-import { disableNativeConv, enableNativeConv } from "../lib/kernels/native_conv.ts";
+import { disableNativeKernels, enableNativeKernels } from "../lib/kernels/native.ts";
+import { leakyRelu } from "../lib/kernels/leaky_relu.ts";
+import { avgPoolCeil } from "../lib/kernels/avg_pool.ts";
+import { installZeroCopyWasmIdentity } from "../lib/kernels/wasm_identity.ts";
 import { JsRandom } from "../lib/rng.ts";
+import { benchTrainConfig } from "../lib/bench/presets.ts";
+import { benchBatch } from "../lib/bench/workloads.ts";
+import { makeTrainStep } from "../lib/train.ts";
+import { createTrainState } from "../lib/train_state.ts";
 
 await initBackend("cpu");
 
@@ -65,7 +73,10 @@ async function forwardAndGrads(
   const yShape = [c.batch, c.size, c.size, c.cout];
   const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
   const x = tf.tensor4d(normals(size(xShape), seed), xShape as [number, number, number, number]);
-  const w = tf.tensor4d(normals(size(wShape), seed + 1), wShape as [number, number, number, number]);
+  const w = tf.tensor4d(
+    normals(size(wShape), seed + 1),
+    wShape as [number, number, number, number],
+  );
   const r = tf.tensor(normals(size(yShape), seed + 2), yShape);
   const loss = (xx: tf.Tensor, ww: tf.Tensor) =>
     tf.sum(tf.mul(conv(xx as tf.Tensor4D, ww as tf.Tensor4D), r));
@@ -117,9 +128,11 @@ Deno.test("conv2dSame: only the requested gradient is computed (x only for Lange
   // The filter gradient is the only place a plain Conv2D runs (the input gradient is CONV2D_SAME).
   assert.ok(!onlyX.kernelNames.includes("Conv2D"), `kernels: ${onlyX.kernelNames}`);
   const both = await tf.profile(() =>
-    tf.dispose(tf.grads((v: tf.Tensor, u: tf.Tensor) =>
-      tf.sum(conv2dSame(v as tf.Tensor4D, u as tf.Tensor4D))
-    )([x, w]))
+    tf.dispose(
+      tf.grads((v: tf.Tensor, u: tf.Tensor) =>
+        tf.sum(conv2dSame(v as tf.Tensor4D, u as tf.Tensor4D))
+      )([x, w]),
+    )
   );
   assert.ok(both.kernelNames.includes("Conv2D"), `kernels: ${both.kernelNames}`);
   assert.equal(tf.memory().numTensors, before, "tensors leaked by the gradient");
@@ -156,7 +169,7 @@ Deno.test({
     const wants = [];
     for (const [i, c] of CASES.entries()) wants.push(await forwardAndGrads(reference, c, 500 + i));
     try {
-      const status = enableNativeConv();
+      const status = enableNativeKernels({ backends: ["cpu", "wasm"] });
       assert.deepEqual(status.backends, ["cpu", "wasm"]);
       for (const backend of ["cpu", "wasm"] as const) {
         await initBackend(backend);
@@ -167,7 +180,133 @@ Deno.test({
         }
       }
     } finally {
-      disableNativeConv();
+      disableNativeKernels();
+      await initBackend("cpu");
+    }
+    // By default only wasm is accelerated; the cpu backend keeps tfjs's kernels.
+    try {
+      assert.deepEqual(enableNativeKernels().backends, ["wasm"]);
+      assert.match(conv2dSameImplName("wasm"), /^oneDNN/);
+      assert.equal(conv2dSameImplName("cpu"), "tfjs Conv2D");
+    } finally {
+      disableNativeKernels();
+    }
+  },
+});
+
+/** f(x) and the gradient of sum(f(x) * r) by x, as host arrays. */
+async function valueAndGrad(
+  f: (x: tf.Tensor) => tf.Tensor,
+  xShape: number[],
+  seed: number,
+): Promise<{ y: Float32Array; dx: Float32Array }> {
+  const n = xShape.reduce((a, b) => a * b, 1);
+  const x = tf.tensor(normals(n, seed), xShape);
+  const y = f(x);
+  const r = tf.tensor(normals(y.size, seed + 1), y.shape);
+  const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), r)))(x);
+  const out = { y: await y.data() as Float32Array, dx: await dx.data() as Float32Array };
+  tf.dispose([x, y, r, dx]);
+  return out;
+}
+
+Deno.test({
+  name: "leakyRelu and avgPoolCeil on oneDNN (cpu and wasm) equal tfjs's ops, forward and gradient",
+  ignore: !dnnlAvailable,
+  fn: async () => {
+    const cases: { label: string; f: (x: tf.Tensor) => tf.Tensor; shape: number[] }[] = [
+      { label: "leakyRelu", f: (x) => leakyRelu(x, 0.2), shape: [2, 5, 5, 3] },
+      { label: "avgPoolCeil even", f: (x) => avgPoolCeil(x as tf.Tensor4D), shape: [2, 6, 4, 3] },
+      { label: "avgPoolCeil odd", f: (x) => avgPoolCeil(x as tf.Tensor4D), shape: [3, 7, 5, 2] },
+    ];
+    // Without native kernels these are tfjs's ops (tf.leakyRelu, pad + avgPool + rescale).
+    const wants = [];
+    for (const [i, c] of cases.entries()) wants.push(await valueAndGrad(c.f, c.shape, 700 + i));
+    try {
+      enableNativeKernels({ backends: ["cpu", "wasm"] });
+      for (const backend of ["cpu", "wasm"] as const) {
+        await initBackend(backend);
+        for (const [i, c] of cases.entries()) {
+          const before = tf.memory().numTensors;
+          const got = await valueAndGrad(c.f, c.shape, 700 + i);
+          assert.equal(tf.memory().numTensors, before, `${c.label} leaks on ${backend}`);
+          for (const key of ["y", "dx"] as const) {
+            const e = relError(got[key], wants[i][key]);
+            assert.ok(e <= TOL, `${c.label} ${key} on ${backend}: relative error ${e}`);
+          }
+        }
+      }
+    } finally {
+      disableNativeKernels();
+      await initBackend("cpu");
+    }
+  },
+});
+
+Deno.test("zero-copy wasm Identity: clones share data, and gradients through saved tensors hold", async () => {
+  installZeroCopyWasmIdentity();
+  const c: Case = { batch: 2, size: 5, k: 3, cin: 3, cout: 4 };
+  const want = await forwardAndGrads(reference, c, 900);
+  await initBackend("wasm");
+  try {
+    const x = tf.tensor([1, 2, 3]);
+    const y = tf.clone(x);
+    x.dispose(); // the clone keeps the shared data alive
+    assert.deepEqual([...await y.data()], [1, 2, 3]);
+    y.dispose();
+    // conv2dSame's gradient reads the x and filter saved (cloned) in the forward pass.
+    const got = await forwardAndGrads(conv2dSame, c, 900);
+    assertClose(got, want, "wasm with zero-copy Identity");
+  } finally {
+    await initBackend("cpu");
+  }
+});
+
+Deno.test({
+  name: "a training step of a tiny ResNet on wasm with oneDNN equals the cpu backend's (tfjs ops)",
+  ignore: !dnnlAvailable,
+  fn: async () => {
+    const preset = {
+      name: "tiny",
+      imageSize: 6,
+      channels: 2,
+      ch: 4,
+      chMult: [1, 2],
+      numResBlocks: 1,
+      batch: 3,
+    };
+    const oneStep = async () => {
+      const s = createTrainState(benchTrainConfig(preset, 3));
+      const x0 = benchBatch(s, preset.batch);
+      const r = await makeTrainStep(s.config, s.net, s.st, s.adam, s.ema, s.rng)(x0);
+      const params = await Promise.all([...s.net.params.values()].map((p) => p.data()));
+      x0.dispose();
+      s.net.dispose();
+      s.adam.dispose();
+      s.ema.dispose();
+      s.st.dispose();
+      return { r, params: params as Float32Array[] };
+    };
+    const want = await oneStep();
+    try {
+      enableNativeKernels();
+      await initBackend("wasm");
+      const got = await oneStep();
+      assert.deepEqual([...got.r.levels], [...want.r.levels]);
+      for (const key of ["loss", "fPos", "fNeg", "displacement"] as const) {
+        const e = relError(got.r[key], want.r[key]);
+        assert.ok(e <= TOL, `${key}: relative error ${e}`);
+      }
+      // The global norm of the parameter gradient (filter gradients included), before Adam.
+      const normError = Math.abs(got.r.gradNorm - want.r.gradNorm) / want.r.gradNorm;
+      assert.ok(normError <= TOL, `gradient norm: relative error ${normError}`);
+      assert.ok(want.r.gradNorm > 0);
+      got.params.forEach((p, i) => {
+        const e = relError(p, want.params[i]);
+        assert.ok(e <= TOL, `parameter ${i}: relative error ${e}`);
+      });
+    } finally {
+      disableNativeKernels();
       await initBackend("cpu");
     }
   },

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { createEnergyNet } from "../lib/nets/mod.ts";
-import { conditionalLogProb, qSamplePairs, recoveryLoss, scheduleTensors } from "../lib/recovery.ts";
+import {
+  conditionalLogProb,
+  qSamplePairs,
+  recoveryLoss,
+  scheduleTensors,
+} from "../lib/recovery.ts";
 import { Rng } from "../lib/rng.ts";
 import { sampleLangevin } from "../lib/samplers/langevin.ts";
 import { sampleProgressive } from "../lib/samplers/progressive.ts";
@@ -32,7 +37,9 @@ Deno.test("conditional log-density: f / s_t^2 minus the Gaussian term; none at t
     const tt = tf.tensor1d([t], "int32");
     const got = (await conditionalLogProb(net, y, tt, xNext, st).data())[0];
     const f = -2 / 2 * (0.3 ** 2 + 0.2 ** 2);
-    const gauss = t === 5 ? 0 : ((0.3 - 0.1) ** 2 + (-0.2 - 0.4) ** 2) / (2 * schedule.sigmas[t + 1] ** 2);
+    const gauss = t === 5
+      ? 0
+      : ((0.3 - 0.1) ** 2 + (-0.2 - 0.4) ** 2) / (2 * schedule.sigmas[t + 1] ** 2);
     const want = f / schedule.stepSizes[t] - gauss;
     assert.ok(Math.abs(got - want) < 1e-3 * Math.abs(want), `t=${t}: ${got} vs ${want}`);
     tt.dispose();
@@ -76,7 +83,10 @@ Deno.test("Langevin and progressive sampling leak no tensors and are seeded", as
     spectralNorm: false,
   }, new Rng(0));
   const draw = async (seed: number) => {
-    const r = await sampleProgressive(net, [8, 2], st, new Rng(seed), { steps: 3, sampler: "mala" });
+    const r = await sampleProgressive(net, [8, 2], st, new Rng(seed), {
+      steps: 3,
+      sampler: "mala",
+    });
     const out = Float32Array.from(await r.levels[0].data());
     assert.equal(r.levels.length, 7);
     assert.equal(r.stats.length, 6);

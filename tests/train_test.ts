@@ -27,7 +27,12 @@ async function paramsOf(path: string): Promise<Float32Array[]> {
 Deno.test("same seed and config give the same run; another seed does not", async () => {
   const dir = await Deno.makeTempDir();
   const run = (seed: string, sub: string) =>
-    train({ config: buildConfig("8gaussians", { ...TINY, seed }), backend: "cpu", resultsDir: `${dir}/${sub}`, log: quiet });
+    train({
+      config: buildConfig("8gaussians", { ...TINY, seed }),
+      backend: "cpu",
+      resultsDir: `${dir}/${sub}`,
+      log: quiet,
+    });
   const a = await run("1", "a");
   const b = await run("1", "b");
   const c = await run("2", "c");
@@ -39,17 +44,34 @@ Deno.test("same seed and config give the same run; another seed does not", async
 
 Deno.test("a run records config, metrics per level, evaluations and artifacts", async () => {
   const dir = await Deno.makeTempDir();
-  const s = await train({ config: buildConfig("checkerboard", TINY), backend: "cpu", resultsDir: dir, log: quiet });
+  const s = await train({
+    config: buildConfig("checkerboard", TINY),
+    backend: "cpu",
+    resultsDir: dir,
+    log: quiet,
+  });
   const db = await openResultsDb({ path: `${dir}/results.db` });
   const run = (await db.getRun(s.runId))!;
   assert.equal(run.status, "completed");
   assert.equal(run.backend, "cpu");
   assert.equal((run.config as { dataset: string }).dataset, "checkerboard");
   const losses = await db.metrics(s.runId, "loss");
-  assert.deepEqual([...new Set(losses.filter((m) => m.level === null).map((m) => m.step))], [2, 4, 6]);
+  assert.deepEqual([...new Set(losses.filter((m) => m.level === null).map((m) => m.step))], [
+    2,
+    4,
+    6,
+  ]);
   assert.ok(losses.some((m) => m.level !== null), "per-level losses");
   const evals = (await db.evaluations(s.runId)).map((e) => e.name);
-  for (const name of ["energy_distance", "energy_distance_data_baseline", "checkerboard_share", "heldout_loglik", "heldout_loglik_true"]) {
+  for (
+    const name of [
+      "energy_distance",
+      "energy_distance_data_baseline",
+      "checkerboard_share",
+      "heldout_loglik",
+      "heldout_loglik_true",
+    ]
+  ) {
     assert.ok(evals.includes(name), name);
   }
   const kinds = (await db.artifacts(s.runId)).map((a) => a.kind);
@@ -61,14 +83,25 @@ Deno.test("a run records config, metrics per level, evaluations and artifacts", 
 
 Deno.test("resuming gives exactly the run that was never interrupted", async () => {
   const dir = await Deno.makeTempDir();
-  const whole = await train({ config: buildConfig("8gaussians", TINY), backend: "cpu", resultsDir: `${dir}/w`, log: quiet });
+  const whole = await train({
+    config: buildConfig("8gaussians", TINY),
+    backend: "cpu",
+    resultsDir: `${dir}/w`,
+    log: quiet,
+  });
   const half = await train({
     config: buildConfig("8gaussians", { ...TINY, iterations: "4" }),
     backend: "cpu",
     resultsDir: `${dir}/h`,
     log: quiet,
   });
-  const resumed = await train({ resume: half.runId, iterations: 6, backend: "cpu", resultsDir: `${dir}/h`, log: quiet });
+  const resumed = await train({
+    resume: half.runId,
+    iterations: 6,
+    backend: "cpu",
+    resultsDir: `${dir}/h`,
+    log: quiet,
+  });
   assert.equal(resumed.runId, half.runId);
   assert.equal(resumed.steps, 6);
   assert.deepEqual(await paramsOf(resumed.checkpoint), await paramsOf(whole.checkpoint));

@@ -5,15 +5,19 @@ const mib = (b: number | null) => (b === null ? "?" : `${(b / 2 ** 20).toFixed(1
 
 export function formatSummary(r: BenchResult): string {
   const out: string[] = [];
-  out.push(`${r.preset.name} (batch ${r.preset.batch}) on ${r.backend.backend}: ${r.backend.adapter}`);
+  out.push(
+    `${r.preset.name} (batch ${r.preset.batch}) on ${r.backend.backend}: ${r.backend.adapter}`,
+  );
   for (const l of r.lines) {
     const rate = l.image_steps_per_s !== undefined
       ? `${l.image_steps_per_s.toFixed(1)} image-steps/s`
       : `${l.iters_per_s!.toFixed(3)} iters/s`;
     out.push(
-      `  ours ${l.workload.padEnd(13)} ${rate.padEnd(22)} ${(l.seconds * 1000).toFixed(1)} ms/run ` +
+      `  ours ${l.workload.padEnd(13)} ${rate.padEnd(22)} ${
+        (l.seconds * 1000).toFixed(1)
+      } ms/run ` +
         `(median ${(l.median_seconds * 1000).toFixed(1)}, ${l.reps} reps); peak tensors ` +
-        `${mib(l.peak_tensor_bytes)}, peak RSS ${mib(l.peak_rss_bytes)}, conv: ${l.conv}`,
+        `${mib(l.peak_tensor_bytes)}, peak RSS ${mib(l.peak_rss_bytes)}, kernels: ${l.kernels}`,
     );
   }
   for (const l of r.peer) {
@@ -21,7 +25,9 @@ export function formatSummary(r: BenchResult): string {
       ? `${l.image_steps_per_s.toFixed(1)} image-steps/s`
       : `${(l.iters_per_s as number).toFixed(3)} iters/s`;
     out.push(
-      `  peer ${l.workload.padEnd(13)} ${rate.padEnd(22)} ${(l.seconds * 1000).toFixed(1)} ms/run ` +
+      `  peer ${l.workload.padEnd(13)} ${rate.padEnd(22)} ${
+        (l.seconds * 1000).toFixed(1)
+      } ms/run ` +
         `(${l.peer}, ${l.threads ?? "?"} threads)`,
     );
   }

@@ -57,7 +57,9 @@ export async function runPeer(opts: PeerOptions): Promise<PeerLine[]> {
   try {
     await Deno.stat(opts.path);
   } catch {
-    throw new UserError(`the peer script ${opts.path} does not exist: pass its path with --peer PATH`);
+    throw new UserError(
+      `the peer script ${opts.path} does not exist: pass its path with --peer PATH`,
+    );
   }
   const args = [
     opts.path,

@@ -56,7 +56,9 @@ export const BENCH_MCMC_STEPS = 30;
 export function benchPreset(name: string): BenchPreset {
   const p = BENCH_PRESETS[name];
   if (!p) {
-    throw new UserError(`unknown bench preset '${name}'; use one of ${BENCH_PRESET_NAMES.join(", ")}`);
+    throw new UserError(
+      `unknown bench preset '${name}'; use one of ${BENCH_PRESET_NAMES.join(", ")}`,
+    );
   }
   return p;
 }

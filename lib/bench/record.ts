@@ -25,7 +25,9 @@ export function benchEvaluations(
   for (const line of r.peer) {
     const metric = line.workload === "langevin_step" ? "image_steps_per_s" : "iters_per_s";
     const value = line[metric];
-    if (typeof value === "number") rows.push({ name: `peer_${metric}`, value, n: 1, details: line });
+    if (typeof value === "number") {
+      rows.push({ name: `peer_${metric}`, value, n: 1, details: line });
+    }
   }
   for (const ratio of r.ratios) {
     rows.push({ name: `ratio_${ratio.metric}`, value: ratio.value, n: 1, details: ratio });

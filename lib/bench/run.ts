@@ -4,11 +4,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../backend.ts";
-import { conv2dSameImplName } from "../kernels/conv2d.ts";
-import { disableNativeConv, enableNativeConv } from "../kernels/native_conv.ts";
+import { installFastKernels } from "../kernels/mod.ts";
 import { countParams } from "../nets/mod.ts";
 import { createTrainState, type TrainState } from "../train_state.ts";
-import { type MemoryUse, measureMemory, timeWorkload } from "./measure.ts";
+import { measureMemory, type MemoryUse, timeWorkload } from "./measure.ts";
 import { type PeerLine, runPeer } from "./peer.ts";
 import { type Profile, profileWorkload } from "./profile.ts";
 import { BENCH_MCMC_STEPS, type BenchPreset, benchPreset, benchTrainConfig } from "./presets.ts";
@@ -23,7 +22,8 @@ import {
 export const IMPL = `drl-deno-tfjs-${tf.version.tfjs}`;
 
 export interface BenchOptions {
-  preset: string;
+  /** A preset name of SPEC.md, or a preset (tests use tiny ones). */
+  preset: string | BenchPreset;
   backend: BackendChoice;
   /** Timed runs of langevin_step; train_iter gets max(1, reps / 2), as in the peer. */
   reps: number;
@@ -44,8 +44,8 @@ export interface BenchLine {
   impl: string;
   backend: string;
   adapter: string;
-  /** Which convolution implementation ran. */
-  conv: string;
+  /** The kernels under tfjs: "tfjs" or the native library (e.g. "oneDNN 2.6.3, 1 thread(s)"). */
+  kernels: string;
   preset: string;
   batch: number;
   params: number;
@@ -134,15 +134,15 @@ export async function runBench(
   opts: BenchOptions,
   log: (line: string) => void = () => {},
 ): Promise<BenchResult> {
-  const preset = benchPreset(opts.preset);
+  const preset = typeof opts.preset === "string" ? benchPreset(opts.preset) : opts.preset;
   const mcmcSteps = opts.mcmcSteps ?? BENCH_MCMC_STEPS;
-  if (opts.native ?? true) {
-    log(`native convolutions: ${enableNativeConv(opts.threads ?? 1).description}`);
-  } else {
-    disableNativeConv();
-  }
+  const native = installFastKernels({ native: opts.native ?? true, threads: opts.threads ?? 1 });
+  log(`native kernels: ${native.description}`);
   const backend = await initBackend(opts.backend, () => langevinProbe(preset));
   log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
+  const kernels = (native.backends as string[]).includes(backend.backend)
+    ? native.description
+    : "tfjs";
   const s = createTrainState(benchTrainConfig(preset, mcmcSteps));
   const lines: BenchLine[] = [];
   const profiles: BenchResult["profiles"] = [];
@@ -160,7 +160,7 @@ export async function runBench(
           impl: IMPL,
           backend: backend.backend,
           adapter: backend.adapter,
-          conv: conv2dSameImplName(backend.backend),
+          kernels,
           preset: preset.name,
           batch: preset.batch,
           params: countParams(s.net),

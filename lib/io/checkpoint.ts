@@ -89,7 +89,9 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     throw new UserError(`cannot read checkpoint ${path}: ${(err as Error).message}`);
   }
   const bad = (why: string) =>
-    new UserError(`${path} is not a valid DRL checkpoint (${why}); was it written by this toolkit?`);
+    new UserError(
+      `${path} is not a valid DRL checkpoint (${why}); was it written by this toolkit?`,
+    );
   if (bytes.length < 12 || !MAGIC.every((b, i) => bytes[i] === b)) throw bad("wrong magic bytes");
   const headerLen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(MAGIC.length, true);
   const headerEnd = MAGIC.length + 4 + headerLen;
@@ -129,7 +131,9 @@ export function restoreGroup(
   if (!stored) throw new UserError(`${path} has no '${group}' tensors`);
   for (const [name, v] of vars) {
     const s = stored.get(name);
-    if (!s) throw new UserError(`${path} lacks ${group}/${name}; it was written for another network`);
+    if (!s) {
+      throw new UserError(`${path} lacks ${group}/${name}; it was written for another network`);
+    }
     if (s.shape.join("x") !== v.shape.join("x")) {
       throw new UserError(
         `${path}: ${group}/${name} has shape ${s.shape.join("x")}, the network expects ${

@@ -101,8 +101,12 @@ function ensureKernels(backendName: string): void {
  * one backend.
  */
 export function setConv2dSameImpl(backendName: string, impl: Conv2dSameImpl | null): void {
-  if (impl) overrides.set(backendName, impl);
-  else overrides.delete(backendName);
+  if (impl) {
+    ensureKernels(backendName);
+    overrides.set(backendName, impl);
+  } else {
+    overrides.delete(backendName);
+  }
 }
 
 /** The implementation in use for a backend: an installed one's name, or "tfjs Conv2D". */
@@ -112,7 +116,9 @@ export function conv2dSameImplName(backendName: string): string {
 
 function checkShapes(x: tf.Tensor, filter: tf.Tensor): number {
   if (x.rank !== 4 || filter.rank !== 4) {
-    throw new Error(`conv2dSame expects x [B,H,W,C] and filter [k,k,Ci,Co], got [${x.shape}], [${filter.shape}]`);
+    throw new Error(
+      `conv2dSame expects x [B,H,W,C] and filter [k,k,Ci,Co], got [${x.shape}], [${filter.shape}]`,
+    );
   }
   const [kh, kw, ci] = filter.shape;
   if (kh !== kw || kh % 2 !== 1) {

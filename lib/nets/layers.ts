@@ -9,6 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { conv2dSame } from "../kernels/conv2d.ts";
+import { leakyRelu } from "../kernels/leaky_relu.ts";
 import type { Activation } from "./types.ts";
 import { spectralNormalize, type SpectralNormedWeight } from "./spectral_norm.ts";
 
@@ -16,7 +17,8 @@ export const LEAKY_RELU_SLOPE = 0.2;
 
 export function activate(x: tf.Tensor, kind: Activation): tf.Tensor {
   // swish(x) = x * sigmoid(x) (Ramachandran et al. 2017); smooth, for smooth energy landscapes.
-  return kind === "lrelu" ? tf.leakyRelu(x, LEAKY_RELU_SLOPE) : tf.mul(x, tf.sigmoid(x));
+  // leakyRelu is tf.leakyRelu, or one native kernel each way where one is installed.
+  return kind === "lrelu" ? leakyRelu(x, LEAKY_RELU_SLOPE) : tf.mul(x, tf.sigmoid(x));
 }
 
 /**

@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { EnergyNet, ResNetConfig } from "./types.ts";
+import { avgPoolCeil } from "../kernels/avg_pool.ts";
 import {
   activate,
   convNoBias,
@@ -78,23 +79,10 @@ function validate(c: ResNetConfig): void {
 
 /**
  * 2x2 average pool, stride 2, ceil for odd sizes: an edge window averages only the pixels inside
- * the image (PyTorch avg_pool2d(ceil_mode=True), TF 'SAME'). Done as zero padding, a 'valid' pool
- * and a constant rescale of the edge windows, so every backend computes the same thing.
+ * the image (PyTorch avg_pool2d(ceil_mode=True), TF 'SAME'); lives with the kernels, which give it
+ * a native implementation where one is installed.
  */
-export function avgPoolCeil(x: tf.Tensor4D): tf.Tensor4D {
-  const [, h, w] = x.shape;
-  if (h % 2 === 0 && w % 2 === 0) return tf.avgPool(x, 2, 2, "valid");
-  const pooled = tf.avgPool(tf.pad(x, [[0, 0], [0, h % 2], [0, w % 2], [0, 0]]), 2, 2, "valid");
-  const oh = Math.ceil(h / 2), ow = Math.ceil(w / 2);
-  const rescale = new Float32Array(oh * ow);
-  for (let i = 0; i < oh; i++) {
-    for (let j = 0; j < ow; j++) {
-      const rows = 2 * i + 1 < h ? 2 : 1, cols = 2 * j + 1 < w ? 2 : 1;
-      rescale[i * ow + j] = 4 / (rows * cols);
-    }
-  }
-  return tf.mul(pooled, tf.tensor4d(rescale, [1, oh, ow, 1]));
-}
+export { avgPoolCeil };
 
 export function createResNet(config: ResNetConfig, rng: Rng): EnergyNet {
   validate(config);

@@ -8,7 +8,7 @@ import type { EnergyNet } from "../nets/types.ts";
 import { perExample, type ScheduleTensors } from "../recovery.ts";
 import type { Rng } from "../rng.ts";
 import { meanOf } from "../tensor_util.ts";
-import { type SamplerKind, sampleLangevin } from "./langevin.ts";
+import { sampleLangevin, type SamplerKind } from "./langevin.ts";
 
 export interface LongRunSnapshot {
   step: number;

@@ -1,0 +1,146 @@
+/**
+ * The native kernels on oneDNN (dnnl_ffi.ts) for the tfjs backends that keep tensors in host
+ * memory (cpu, wasm): the energy nets' convolutions with both gradients, leaky ReLU and the ceil
+ * average pool, each one kernel each way, reading and writing tfjs's storage in place.
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { setAvgPoolImpl } from "./avg_pool.ts";
+import { type Conv2dSameImpl, setConv2dSameImpl } from "./conv2d.ts";
+import {
+  type ConvShape,
+  type DnnlOps,
+  loadDnnl,
+  type PoolShape,
+  setNativeThreads,
+} from "./dnnl_ffi.ts";
+import { HOST_BACKENDS, type HostBackend, hostMemory } from "./host_memory.ts";
+import { setLeakyReluImpl } from "./leaky_relu.ts";
+
+function convShape(act: tf.TensorInfo, outChannels: number, kernel: number): ConvShape {
+  const [batch, height, width, inChannels] = act.shape;
+  return { batch, height, width, inChannels, outChannels, kernel };
+}
+
+function convImpl(ops: DnnlOps, b: HostBackend, name: string): Conv2dSameImpl {
+  return {
+    name,
+    forward: (x, filter, backend) => {
+      const mem = hostMemory(b, backend);
+      const [k, , , co] = filter.shape;
+      const out = mem.output([...x.shape.slice(0, 3), co]);
+      ops.conv(convShape(x, co, k), "forward", mem.view(x), mem.view(filter), out.values);
+      return out.info;
+    },
+    inputGrad: (dy, filter, backend) => {
+      const mem = hostMemory(b, backend);
+      const [k, , ci, co] = filter.shape;
+      const out = mem.output([...dy.shape.slice(0, 3), ci]);
+      ops.conv(
+        convShape(out.info, co, k),
+        "backward_data",
+        out.values,
+        mem.view(filter),
+        mem.view(dy),
+      );
+      return out.info;
+    },
+    filterGrad: (x, dy, k, backend) => {
+      const mem = hostMemory(b, backend);
+      const co = dy.shape[3];
+      const out = mem.output([k, k, x.shape[3], co]);
+      ops.conv(convShape(x, co, k), "backward_weights", mem.view(x), out.values, mem.view(dy));
+      return out.info;
+    },
+  };
+}
+
+function install(ops: DnnlOps, b: HostBackend, name: string): void {
+  setConv2dSameImpl(b, convImpl(ops, b, name));
+  setLeakyReluImpl(b, {
+    forward: (x, alpha, backend) => {
+      const mem = hostMemory(b, backend);
+      const out = mem.output(x.shape);
+      ops.leakyRelu(alpha, mem.view(x), out.values);
+      return out.info;
+    },
+    grad: (x, dy, alpha, backend) => {
+      const mem = hostMemory(b, backend);
+      const out = mem.output(x.shape);
+      ops.leakyReluGrad(alpha, mem.view(x), mem.view(dy), out.values);
+      return out.info;
+    },
+  });
+  setAvgPoolImpl(b, {
+    forward: (x, backend) => {
+      const mem = hostMemory(b, backend);
+      const [n, h, w, c] = x.shape;
+      const out = mem.output([n, Math.ceil(h / 2), Math.ceil(w / 2), c]);
+      ops.avgPool(x.shape as PoolShape, mem.view(x), out.values);
+      return out.info;
+    },
+    grad: (dy, inputShape, backend) => {
+      const mem = hostMemory(b, backend);
+      const out = mem.output(inputShape);
+      ops.avgPoolGrad(inputShape as PoolShape, mem.view(dy), out.values);
+      return out.info;
+    },
+  });
+}
+
+function uninstall(b: HostBackend): void {
+  setConv2dSameImpl(b, null);
+  setLeakyReluImpl(b, null);
+  setAvgPoolImpl(b, null);
+}
+
+export interface NativeStatus {
+  /** Backends now running these ops on oneDNN. */
+  backends: HostBackend[];
+  /** e.g. "oneDNN 2.6.3, 1 thread(s)", or why it is off. */
+  description: string;
+}
+
+let status: NativeStatus | null = null;
+
+export interface NativeOptions {
+  /** oneDNN's OpenMP threads (default 1). */
+  threads?: number;
+  /** The backends to accelerate (default wasm only: see below). */
+  backends?: readonly HostBackend[];
+}
+
+/**
+ * Runs the nets' convolutions, leaky ReLU and pooling on oneDNN when Debian's libdnnl2 loads;
+ * otherwise changes nothing. By default only on wasm, the backend the CPU path runs on: the cpu
+ * backend stays pure tfjs (its elementwise kernels are plain JS and slow anyway, and the test
+ * suites run on it). One thread by default: on a machine shared with other work, extra OpenMP
+ * threads mostly wait for cores.
+ */
+export function enableNativeKernels(opts: NativeOptions = {}): NativeStatus {
+  const threads = opts.threads ?? 1;
+  const backends = [...(opts.backends ?? ["wasm"])];
+  const dnnl = loadDnnl();
+  if (!dnnl) {
+    status = { backends: [], description: "off: libdnnl.so.2 (oneDNN 2.x) cannot be loaded" };
+    return status;
+  }
+  setNativeThreads(threads);
+  const name = `oneDNN ${dnnl.version}`;
+  for (const b of HOST_BACKENDS) {
+    if (backends.includes(b)) install(dnnl.ops, b, name);
+    else uninstall(b);
+  }
+  status = { backends, description: `${name}, ${threads} thread(s)` };
+  return status;
+}
+
+/** Back to tfjs's own kernels on the cpu and wasm backends. */
+export function disableNativeKernels(): void {
+  for (const b of HOST_BACKENDS) uninstall(b);
+  status = { backends: [], description: "off" };
+}
+
+/** What enableNativeKernels last did (null: never called). */
+export function nativeKernelsStatus(): NativeStatus | null {
+  return status;
+}
