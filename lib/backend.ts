@@ -77,7 +77,8 @@ function describe(name: BackendName, facts: AdapterFacts | null): string {
   if (name === "wasm") {
     const native = nativeKernelsStatus();
     const kernels = native?.backends.includes("wasm") ? `; kernels: ${native.description}` : "";
-    return `cpu via tfjs wasm (XNNPACK, simd ${tf.env().getBool("WASM_HAS_SIMD_SUPPORT")})${kernels}`;
+    const simd = tf.env().getBool("WASM_HAS_SIMD_SUPPORT");
+    return `cpu via tfjs wasm (XNNPACK, simd ${simd})${kernels}`;
   }
   return "cpu via tfjs cpu (plain JS)";
 }

@@ -106,7 +106,7 @@ Deno.test("a tiny training run beats chance by far, deterministically", async ()
       test,
       epochs: 3,
       batchSize: 32,
-      lr: 3e-3,
+      lr: 1e-2,
       seed: 11,
       widths: { conv1: SMALL.conv1, conv2: SMALL.conv2, hidden: SMALL.hidden },
     });

@@ -156,6 +156,7 @@ export interface TrainClassifierOptions {
   test: ImageDataset;
   epochs: number;
   batchSize: number;
+  /** Peak Adam rate (at the first step; cosine decay after). */
   lr: number;
   seed: number;
   /** Layer widths other than FMNIST_CLASSIFIER_CONFIG's (small ones keep tests fast). */
@@ -173,7 +174,25 @@ export interface TrainClassifierResult {
   seconds: number;
 }
 
-/** Trains a fresh classifier with Adam on softmax cross-entropy; same seed, same weights. */
+/** tfjs's Adam with a settable rate (tfjs keeps `learningRate` protected). */
+class ScheduledAdam extends tf.AdamOptimizer {
+  constructor(lr: number) {
+    super(lr, 0.9, 0.999);
+  }
+  setLearningRate(lr: number): void {
+    this.learningRate = lr;
+  }
+}
+
+/** Cosine decay from `lr` at step 0 towards 0 at `total` (Loshchilov & Hutter 2017, no restarts). */
+export function cosineRate(lr: number, step: number, total: number): number {
+  return 0.5 * lr * (1 + Math.cos((Math.PI * Math.min(step, total)) / total));
+}
+
+/**
+ * Trains a fresh classifier with Adam on softmax cross-entropy, the rate decaying along a cosine
+ * over all steps (a few epochs then suffice for > 90% test accuracy); same seed, same weights.
+ */
 export async function trainClassifier(
   opts: TrainClassifierOptions,
 ): Promise<TrainClassifierResult> {
@@ -193,14 +212,17 @@ export async function trainClassifier(
   checkShape(config, train.height, train.width, train.channels, `${train.name} images`);
   const rng = new Rng(opts.seed);
   const net = new FmnistClassifier(config, rng);
-  const optimizer = tf.train.adam(opts.lr);
+  const optimizer = new ScheduledAdam(opts.lr);
   const vars = [...net.params.values()];
+  const totalSteps = opts.epochs * Math.ceil(train.count / opts.batchSize);
+  let step = 0;
   const testAccuracies: number[] = [];
   const t0 = performance.now();
   let seen = 0;
   try {
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
       for (const b of batches(train, { batchSize: opts.batchSize, rng, shuffle: true })) {
+        optimizer.setLearningRate(cosineRate(opts.lr, step++, totalSteps));
         const x = toTensor(b);
         const y = tf.tidy(() => tf.oneHot(tf.tensor1d(b.labels!, "int32"), config.classes));
         const loss = optimizer.minimize(
@@ -239,6 +261,7 @@ export interface ClassifierFacts {
   testAccuracy: number;
   epochs: number;
   batchSize: number;
+  /** Peak rate of the cosine-decayed Adam. */
   lr: number;
   seed: number;
   trainSeconds: number;
