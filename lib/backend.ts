@@ -1,7 +1,8 @@
 /**
  * Backend choice. WebGPU on a hardware adapter; without one, the fastest backend that can run the
- * actual workload, measured at start (tfjs wasm lacks some gradient kernels, e.g.
- * Conv2DBackpropFilter, so a candidate that throws on the probe is skipped).
+ * actual workload, measured at start (a candidate that throws on the probe is skipped). On wasm the
+ * project's own kernels (lib/kernels: convolution gradients as forward convolutions, oneDNN through
+ * FFI when Debian's libdnnl2 is present) stand in for the gradient kernels tfjs-wasm lacks.
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";

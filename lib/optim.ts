@@ -24,8 +24,9 @@ export class Adam {
 
   constructor(readonly params: Map<string, tf.Variable>, readonly config: AdamConfig) {
     for (const [name, p] of params) {
-      this.m.set(name, tf.variable(tf.zerosLike(p), false));
-      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+      // Inside tidy so the zero tensors the variables copy from are freed.
+      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
     }
   }
 
@@ -71,7 +72,9 @@ export class Ema {
   readonly shadow = new Map<string, tf.Variable>();
 
   constructor(readonly params: Map<string, tf.Variable>, readonly decay: number) {
-    for (const [name, p] of params) this.shadow.set(name, tf.variable(tf.clone(p), false));
+    for (const [name, p] of params) {
+      this.shadow.set(name, tf.tidy(() => tf.variable(tf.clone(p), false)));
+    }
   }
 
   update(): void {

@@ -15,19 +15,23 @@ function toy(dataset: string, patch: Partial<TrainConfig> = {}): TrainConfig {
     net: {
       kind: "mlp",
       inputDim: 2,
-      width: 128,
+      width: 64,
       depth: 3,
       tembDim: 32,
-      activation: "swish",
+      // Piecewise-linear units shape a multimodal energy far sooner than swish here (measured:
+      // 8 Gaussians at 3,000 steps, 57% off-mode with lrelu against 87% with swish).
+      activation: "lrelu",
       spectralNorm: false,
     },
-    schedule: { kind: "cosine", T: 16, b2: 0.05 },
-    langevin: { steps: 16, sampler: "ula" },
-    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: 200, gradClip: 10, ema: 0.995 },
+    // The official image schedule: the only 2D setting measured to reach the 8 Gaussians bound
+    // (a PyTorch prototype, after ~6,000 iterations at batch 256); see README "2D results".
+    schedule: { kind: "drl", T: 6, b2: 2e-4 },
+    langevin: { steps: 10, sampler: "ula" },
+    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: 100, gradClip: 10, ema: 0.99 },
     train: {
-      iterations: 4000,
-      batch: 256,
-      logEvery: 200,
+      iterations: 3000,
+      batch: 128,
+      logEvery: 250,
       checkpointEvery: 1000,
       sampleEvery: 0,
       lossLimit: 1e4,

@@ -59,7 +59,8 @@ async function bench(opts: CliOptions): Promise<void> {
       ? undefined
       : positiveInt("peer-threads", opts.peerThreads),
   };
-  const log = opts.json ? () => {} : (line: string) => console.error(line);
+  // Progress goes to stderr in both modes: with --json, stdout holds only the JSON lines.
+  const log = (line: string) => console.error(line);
   const result = await runBench({
     preset: opts.preset,
     backend: opts.backend,
@@ -120,7 +121,7 @@ if (import.meta.main) {
       .option("--peer [path]", `also run the PyTorch peer (default ${DEFAULT_PEER_PATH})`)
       .option("--peer-threads <n>", "torch threads for the peer (default: the peer's own, 2)")
       .option("--python <path>", "python with torch for the peer", DEFAULT_PYTHON)
-      .option("--reps <n>", "timed langevin steps (train_iter: half as many)", "5")
+      .option("--reps <n>", "timed langevin steps (train_iter: half as many)", "10")
       .option("--mcmc-steps <k>", "Langevin steps per train_iter", String(BENCH_MCMC_STEPS))
       .addOption(
         new Option("--workload <name>", "run only this workload").choices([...WORKLOAD_NAMES]),
@@ -130,7 +131,10 @@ if (import.meta.main) {
         `database: postgres://... or a SQLite file (default: DATABASE_URL, else ${DEFAULT_DB_PATH})`,
       )
       .addOption(
-        new Option("--native <on|off>", "convolutions on oneDNN (libdnnl2) for cpu and wasm")
+        new Option(
+          "--native <on|off>",
+          "native kernels (oneDNN, Debian libdnnl2) on the wasm backend",
+        )
           .choices(["on", "off"]).default("on"),
       )
       .option("--threads <n>", "oneDNN threads", "1")

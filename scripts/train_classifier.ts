@@ -120,6 +120,7 @@ await runMain(async () => {
     batchSize,
     lr,
     seed,
+    steps: result.steps,
     trainSeconds: result.seconds,
     backend: backend.backend,
   }, await gitCommit());

@@ -114,6 +114,7 @@ Deno.test("a tiny training run beats chance by far, deterministically", async ()
   const r = await run();
   const acc = r.testAccuracies[r.testAccuracies.length - 1];
   assert.equal(r.testAccuracies.length, 3);
+  assert.equal(r.steps, 3 * Math.ceil(400 / 32));
   assert.ok(acc > 0.6, `accuracy ${acc} should be far above chance (0.1)`);
   assert.deepEqual(r.net.config, SMALL);
   const again = await run();
@@ -135,6 +136,7 @@ Deno.test("checkpoint round trip and the feature extractor", async () => {
       batchSize: 8,
       lr: 1e-3,
       seed: 3,
+      steps: 10,
       trainSeconds: 1,
       backend: "cpu",
     };

@@ -53,14 +53,17 @@ export function parsePeerOutput(text: string): PeerLine[] {
   return lines;
 }
 
-export async function runPeer(opts: PeerOptions): Promise<PeerLine[]> {
+/** Fails early (before minutes of our own workloads) when the peer's script is not there. */
+export async function checkPeerPath(path: string): Promise<void> {
   try {
-    await Deno.stat(opts.path);
+    await Deno.stat(path);
   } catch {
-    throw new UserError(
-      `the peer script ${opts.path} does not exist: pass its path with --peer PATH`,
-    );
+    throw new UserError(`the peer script ${path} does not exist: pass its path with --peer PATH`);
   }
+}
+
+export async function runPeer(opts: PeerOptions): Promise<PeerLine[]> {
+  await checkPeerPath(opts.path);
   const args = [
     opts.path,
     "--preset",

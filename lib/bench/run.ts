@@ -8,7 +8,7 @@ import { installFastKernels } from "../kernels/mod.ts";
 import { countParams } from "../nets/mod.ts";
 import { createTrainState, type TrainState } from "../train_state.ts";
 import { measureMemory, type MemoryUse, timeWorkload } from "./measure.ts";
-import { type PeerLine, runPeer } from "./peer.ts";
+import { checkPeerPath, type PeerLine, runPeer } from "./peer.ts";
 import { type Profile, profileWorkload } from "./profile.ts";
 import { BENCH_MCMC_STEPS, type BenchPreset, benchPreset, benchTrainConfig } from "./presets.ts";
 import {
@@ -94,10 +94,13 @@ function disposeState(s: TrainState): void {
   s.st.dispose();
 }
 
-/** The backend probe for --backend auto: one Langevin step of this preset's net. */
+/**
+ * The backend probe for --backend auto: one Langevin step of this preset's net, at a batch of at
+ * most 16 (as lib/run.ts's probe) so slow candidates do not take minutes on the large presets.
+ */
 function langevinProbe(p: BenchPreset): Probe {
   const s = createTrainState(benchTrainConfig(p));
-  const w = langevinStepWorkload(s, p.batch);
+  const w = langevinStepWorkload(s, Math.min(p.batch, 16));
   return {
     run: () => w.run(),
     dispose: () => {
@@ -136,6 +139,7 @@ export async function runBench(
 ): Promise<BenchResult> {
   const preset = typeof opts.preset === "string" ? benchPreset(opts.preset) : opts.preset;
   const mcmcSteps = opts.mcmcSteps ?? BENCH_MCMC_STEPS;
+  if (opts.peer) await checkPeerPath(opts.peer.path);
   const native = installFastKernels({ native: opts.native ?? true, threads: opts.threads ?? 1 });
   log(`native kernels: ${native.description}`);
   const backend = await initBackend(opts.backend, () => langevinProbe(preset));

@@ -12,9 +12,9 @@
  * It is its own tfjs kernel (CONV2D_SAME) rather than `tf.customGrad`, because tfjs calls a
  * registered gradient lazily per input: a Langevin step asks only for dL/dx and must not pay for
  * dL/dw (customGrad computes every input's gradient eagerly). The kernel delegates to the active
- * backend's own Conv2D unless a native implementation is installed for that backend
- * (native_conv.ts: oneDNN on cpu and wasm), which then also computes both gradients directly.
- * The gradients are first-order only (no gradient of a gradient is registered).
+ * backend's own Conv2D unless a native implementation is installed for that backend (native.ts:
+ * oneDNN), which then also computes both gradients directly; those native gradient kernels have no
+ * gradient of their own (first order only, all DRL needs). Without one, the gradients are tfjs ops.
  */
 import * as tf from "@tensorflow/tfjs";
 

@@ -15,11 +15,13 @@ import type { ImageDataset } from "../data/images/mod.ts";
 import type { EvaluationRow, ResultsDb, RunRecord } from "../db/mod.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { createProgress, type Progress } from "../io/progress.ts";
 import type { EnergyNet } from "../nets/types.ts";
 import type { ScheduleTensors } from "../recovery.ts";
 import { Rng } from "../rng.ts";
 import { sampleProgressive } from "../samplers/progressive.ts";
 import { loadForSampling } from "../train_state.ts";
+import { loadFeatureExtractor } from "./extractors.ts";
 import {
   extractFeatures,
   type FeatureExtractor,
@@ -27,15 +29,13 @@ import {
   featureStats,
   type ImageSource,
 } from "./features.ts";
+import { loadFmnistFeatureExtractor } from "./fmnist_classifier.ts";
 import { frechetDistanceParts } from "./frechet.ts";
 import { datasetImageSource } from "./image_sources.ts";
+import { defaultInceptionPath } from "./inception/extractor.ts";
 import { inceptionScore, softmaxRows } from "./inception_score.ts";
 import { type FeatureRows, kernelInceptionDistance, type KidOptions } from "./kid.ts";
 import { decodeFidStats, encodeNpz, type FidStats, type NpyArray, parseNpz } from "./npz.ts";
-import { loadFeatureExtractor } from "./extractors.ts";
-import { loadFmnistFeatureExtractor } from "./fmnist_classifier.ts";
-import { defaultInceptionPath } from "./inception/extractor.ts";
-import { createProgress, type Progress } from "../io/progress.ts";
 
 export const METRIC_NAMES = ["fid", "is", "kid"] as const;
 export type MetricName = typeof METRIC_NAMES[number];
@@ -106,30 +106,31 @@ export async function openExtractor(
 
 /**
  * A ProgressFn that shows one bar per phase on a terminal and, elsewhere (logs, pipes), a plain
- * line at every tenth of a phase.
+ * line at most every `lineEverySeconds` and at the end of each phase.
  */
-export function phaseProgress(log: (line: string) => void = console.log): ProgressFn & {
-  stop(): void;
-} {
+export function phaseProgress(
+  log: (line: string) => void = console.log,
+  lineEverySeconds = 10,
+): ProgressFn & { stop(): void } {
   const tty = Deno.stdout.isTerminal();
   let phase = "";
   let bar: Progress | null = null;
-  let lastTenth = -1;
   let t0 = 0;
+  let lastLine = 0;
   const fn = (name: string, done: number, total: number) => {
+    const now = performance.now();
     if (name !== phase) {
       bar?.stop();
       phase = name;
-      lastTenth = -1;
-      t0 = performance.now();
+      t0 = lastLine = now;
       bar = tty ? createProgress(total, 0) : null;
     }
-    const seconds = (performance.now() - t0) / 1000;
-    if (bar) bar.update(done, `${name} ${(done / Math.max(seconds, 1e-9)).toFixed(1)} img/s`);
-    const tenth = Math.floor((10 * done) / total);
-    if (!tty && tenth > lastTenth) {
-      lastTenth = tenth;
-      log(`${name}: ${done}/${total} images (${seconds.toFixed(1)} s)`);
+    const seconds = (now - t0) / 1000;
+    const rate = `${(done / Math.max(seconds, 1e-9)).toFixed(1)} images/s`;
+    if (bar) bar.update(done, `${name} ${rate}`);
+    else if (done === total || now - lastLine >= 1000 * lineEverySeconds) {
+      lastLine = now;
+      log(`${name}: ${done}/${total} images in ${seconds.toFixed(1)} s (${rate})`);
     }
   };
   return Object.assign(fn, { stop: () => bar?.stop() });

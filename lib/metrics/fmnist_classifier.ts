@@ -171,6 +171,8 @@ export interface TrainClassifierResult {
   net: FmnistClassifier;
   /** Test accuracy after each epoch. */
   testAccuracies: number[];
+  /** Optimizer steps taken. */
+  steps: number;
   seconds: number;
 }
 
@@ -252,7 +254,7 @@ export async function trainClassifier(
   } finally {
     optimizer.dispose();
   }
-  return { net, testAccuracies, seconds: (performance.now() - t0) / 1000 };
+  return { net, testAccuracies, steps: step, seconds: (performance.now() - t0) / 1000 };
 }
 
 /** Facts stored in the checkpoint beside the weights. */
@@ -264,6 +266,8 @@ export interface ClassifierFacts {
   /** Peak rate of the cosine-decayed Adam. */
   lr: number;
   seed: number;
+  /** Optimizer steps taken. */
+  steps: number;
   trainSeconds: number;
   backend: string;
 }
@@ -274,20 +278,14 @@ export async function saveClassifier(
   facts: ClassifierFacts,
   codeVersion: string | null,
 ): Promise<void> {
-  await Deno.mkdir(dirnameOf(path), { recursive: true });
   await saveCheckpoint(path, {
-    step: 0,
+    step: facts.steps,
     config: net.config,
     rng: { seed: facts.seed, counter: 0 },
-    adamStep: 0,
+    adamStep: facts.steps,
     codeVersion,
     extra: { kind: CLASSIFIER_KIND, ...facts },
   }, { [GROUP]: net.params });
-}
-
-function dirnameOf(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
 }
 
 export interface LoadedClassifier {
