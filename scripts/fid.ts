@@ -1,8 +1,9 @@
 /**
  * deno task fid A B [--features inception|fmnist] [--inception PATH] [--classifier PATH]
- *   [--batch 50] [--backend B] [--json]
- * The Frechet distance (FID) between two image sets, each a folder of PNG images or an .npz
- * statistics file (pytorch-fid / TTUR format, or one this project wrote). Prints
+ *   [--batch 50] [--n 1000] [--seed 0] [--db PATH] [--backend B] [--json]
+ * The Frechet distance (FID) between two image sets, each a folder of PNG images, an .npz
+ * statistics file (pytorch-fid / TTUR format, or one this project wrote) or run:ID (--n samples
+ * drawn from that training run's checkpoint with its EMA weights). Prints
  * {"fid", "n_a", "n_b", "features"}; two .npz files need no feature extractor.
  */
 import { Command } from "commander";
@@ -13,6 +14,9 @@ import { loadFeatureExtractor } from "../lib/metrics/extractors.ts";
 import { extractFeatures, type FeatureExtractor, featureStats } from "../lib/metrics/features.ts";
 import { frechetDistance } from "../lib/metrics/frechet.ts";
 import { datasetImageSource, pngFolderDataset } from "../lib/metrics/image_sources.ts";
+import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
+import { loadSamplingModel, runCheckpoint, sampleSource } from "../lib/metrics/eval.ts";
+import type { ImageSource } from "../lib/metrics/features.ts";
 import { type FidStats, readFidStats } from "../lib/metrics/npz.ts";
 
 function int(name: string, v: string, min = 0): number {
@@ -26,12 +30,15 @@ function int(name: string, v: string, min = 0): number {
 await runMain(async () => {
   const program = new Command("fid")
     .description("Frechet distance between two image folders or .npz statistics files")
-    .argument("<a>", "folder of PNG images, or .npz statistics (mu, sigma)")
-    .argument("<b>", "folder of PNG images, or .npz statistics (mu, sigma)")
+    .argument("<a>", "folder of PNG images, .npz statistics (mu, sigma), or run:ID")
+    .argument("<b>", "folder of PNG images, .npz statistics (mu, sigma), or run:ID")
     .option("--features <name>", "inception | fmnist", "inception")
     .option("--inception <path>", "classify_image_graph_def.pb (default ~/.cache/drl/)")
     .option("--classifier <path>", "Fashion-MNIST classifier checkpoint (--features fmnist)")
     .option("--batch <n>", "images per forward pass", "50")
+    .option("--n <n>", "samples drawn for a run:ID input", "1000")
+    .option("--seed <s>", "sampling seed for a run:ID input", "0")
+    .option("--db <path>", "results database for run:ID (default results/results.db)")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
     .option("--json", "print only the JSON result")
     .exitOverride()
@@ -48,6 +55,9 @@ await runMain(async () => {
     inception?: string;
     classifier?: string;
     batch: string;
+    n: string;
+    seed: string;
+    db?: string;
     backend: string;
     json?: boolean;
   }>();
@@ -57,14 +67,7 @@ await runMain(async () => {
   }
 
   let extractor: FeatureExtractor | null = null;
-  const statsOf = async (input: string): Promise<FidStats> => {
-    if (input.startsWith("run:")) {
-      throw new UserError(
-        `'${input}': run:ID inputs are not yet supported; sample the run to a folder first`,
-      );
-    }
-    if (/\.npz$/i.test(input)) return await readFidStats(input);
-    const ds = pngFolderDataset(input);
+  const ensureExtractor = async (): Promise<FeatureExtractor> => {
     if (!extractor) {
       await initBackend(o.backend as BackendChoice);
       extractor = await loadFeatureExtractor(o.features, {
@@ -72,18 +75,47 @@ await runMain(async () => {
         classifierPath: o.classifier,
       });
     }
-    const progress = createProgress(ds.count, 0);
+    return extractor;
+  };
+  const statsOfSource = async (source: ImageSource, label: string): Promise<FidStats> => {
+    const ex = await ensureExtractor();
+    const progress = createProgress(source.count, 0);
     const t0 = performance.now();
-    const set = await extractFeatures(extractor, datasetImageSource(ds), {
+    const set = await extractFeatures(ex, source, {
       batchSize,
-      onProgress: (done) => progress.update(done, input),
+      onProgress: (done) => progress.update(done, label),
     });
     progress.stop();
     const seconds = (performance.now() - t0) / 1000;
     console.error(
-      `${input}: ${ds.count} images, ${extractor.name} features in ${seconds.toFixed(1)} s`,
+      `${label}: ${source.count} images, ${ex.name} features in ${seconds.toFixed(1)} s`,
     );
     return featureStats(set);
+  };
+  const statsOf = async (input: string): Promise<FidStats> => {
+    if (input.startsWith("run:")) {
+      const id = int("run", input.slice(4), 1);
+      const db = await openResultsDb(dbOptionsFor(o.db));
+      let path: string;
+      try {
+        path = (await runCheckpoint(db, id)).path;
+      } finally {
+        await db.close();
+      }
+      await ensureExtractor();
+      const model = await loadSamplingModel(path);
+      try {
+        return await statsOfSource(
+          sampleSource(model, int("n", o.n, 2), int("seed", o.seed)),
+          input,
+        );
+      } finally {
+        model.net.dispose();
+        model.st.dispose();
+      }
+    }
+    if (/\.npz$/i.test(input)) return await readFidStats(input);
+    return await statsOfSource(datasetImageSource(pngFolderDataset(input)), input);
   };
 
   try {
