@@ -29,10 +29,11 @@ function toy(dataset: string, patch: Partial<TrainConfig> = {}): TrainConfig {
     langevin: { steps: 10, sampler: "ula" },
     optim: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: 100, gradClip: 10, ema: 0.99 },
     train: {
-      iterations: 3000,
+      // 8 Gaussians, measured: min mode share 6.0% at 8,000 steps, 7.9% at 20,000 (0.025 s/step).
+      iterations: 30000,
       batch: 128,
-      logEvery: 250,
-      checkpointEvery: 1000,
+      logEvery: 1000,
+      checkpointEvery: 2000,
       sampleEvery: 0,
       lossLimit: 1e4,
     },

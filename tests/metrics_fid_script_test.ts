@@ -192,9 +192,9 @@ Deno.test("deno task fid: clear errors (exit 2) without the Inception file, for 
     );
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /inception-2015-12-05\.tgz/);
-    const run = await fidTask("run:3", `${dir}/a`);
+    const run = await fidTask("run:3", `${dir}/a`, "--db", `${dir}/results.db`);
     assert.equal(run.code, 2);
-    assert.match(run.stderr, /not yet supported/);
+    assert.match(run.stderr, /no run 3 in .*deno task compare/);
     const nofile = await fidTask(`${dir}/x.npz`, `${dir}/a`);
     assert.equal(nofile.code, 2);
     assert.match(nofile.stderr, /statistics file not found/);
