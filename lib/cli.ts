@@ -2,6 +2,7 @@
  * Command-line parsing for the training script: a preset name, the script's own flags, and config
  * overrides (--key=value or --key value), which buildConfig checks against the preset.
  */
+import type { Command } from "commander";
 import { UserError } from "./errors.ts";
 
 export interface ParsedArgs {
@@ -50,4 +51,34 @@ export function intFlag(name: string, value: string | true | undefined): number 
     throw new UserError(`--${name} needs a non-negative integer (got '${value}')`);
   }
   return n;
+}
+
+/**
+ * Parses `args` with a commander program so that its errors become one-line UserErrors (printed
+ * once, by runMain). Returns false when --help or --version was printed and the script should end.
+ */
+export function parseCommand(program: Command, args: string[]): boolean {
+  program.exitOverride().configureOutput({ writeErr: () => {} });
+  try {
+    program.parse(args, { from: "user" });
+    return true;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === "commander.helpDisplayed" || code === "commander.version") return false;
+    throw new UserError((err as Error).message.replace(/^error: /, ""));
+  }
+}
+
+/** An integer option of at least `min`, or a clear error naming the option. */
+export function intOption(name: string, value: string, min = 0): number {
+  const n = Number(value);
+  if (value.trim() === "" || !Number.isInteger(n) || n < min) {
+    throw new UserError(`--${name} needs an integer >= ${min} (got '${value}')`);
+  }
+  return n;
+}
+
+/** As intOption, or undefined when the option was not given. */
+export function optionalInt(name: string, value: string | undefined, min = 0): number | undefined {
+  return value === undefined ? undefined : intOption(name, value, min);
 }

@@ -6,6 +6,7 @@
  * and KID against the data set's training split and adds them to the results database.
  */
 import { Command } from "commander";
+import { intOption, optionalInt, parseCommand } from "../lib/cli.ts";
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from "../lib/backend.ts";
 import { openImageDataset } from "../lib/data/images/mod.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
@@ -20,15 +21,6 @@ import {
   runCheckpoint,
 } from "../lib/metrics/eval.ts";
 import { FEATURE_CHOICES } from "../lib/metrics/extractors.ts";
-
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UserError(`--${name} needs an integer >= ${min} (got '${v}')`);
-  }
-  return n;
-}
 
 interface Opts {
   run: string;
@@ -65,22 +57,14 @@ await runMain(async () => {
     .option("--no-cache", "recompute the reference statistics and keep no cache")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
     .option("--db <path>", "results database (SQLite path or postgres:// URL)")
-    .option("--json", "print the results as one JSON line")
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} });
-  try {
-    program.parse(Deno.args, { from: "user" });
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version") return;
-    throw new UserError((err as Error).message.replace(/^error: /, ""));
-  }
+    .option("--json", "print the results as one JSON line");
+  if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Opts>();
-  const runId = int("run", o.run, 1)!;
-  const n = int("n", o.n, 2)!;
-  const seed = int("seed", o.seed, 0)!;
-  const batchSize = int("batch", o.batch, 1)!;
-  const referenceCount = int("n-ref", o.nRef, 2);
+  const runId = intOption("run", o.run, 1);
+  const n = intOption("n", o.n, 2);
+  const seed = intOption("seed", o.seed, 0);
+  const batchSize = intOption("batch", o.batch, 1);
+  const referenceCount = optionalInt("n-ref", o.nRef, 2);
   const metrics = parseMetrics(o.metrics);
   if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
     throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);

@@ -7,6 +7,7 @@
  * {"fid", "n_a", "n_b", "features"}; two .npz files need no feature extractor.
  */
 import { Command } from "commander";
+import { intOption, parseCommand } from "../lib/cli.ts";
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from "../lib/backend.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { createProgress } from "../lib/io/progress.ts";
@@ -18,14 +19,6 @@ import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { loadSamplingModel, runCheckpoint, sampleSource } from "../lib/metrics/eval.ts";
 import type { ImageSource } from "../lib/metrics/features.ts";
 import { type FidStats, readFidStats } from "../lib/metrics/npz.ts";
-
-function int(name: string, v: string, min = 0): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UserError(`--${name} needs an integer >= ${min} (got '${v}')`);
-  }
-  return n;
-}
 
 await runMain(async () => {
   const program = new Command("fid")
@@ -40,16 +33,8 @@ await runMain(async () => {
     .option("--seed <s>", "sampling seed for a run:ID input", "0")
     .option("--db <path>", "results database for run:ID (default results/results.db)")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
-    .option("--json", "print only the JSON result")
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} });
-  try {
-    program.parse(Deno.args, { from: "user" });
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version") return;
-    throw new UserError((err as Error).message.replace(/^error: /, ""));
-  }
+    .option("--json", "print only the JSON result");
+  if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<{
     features: string;
     inception?: string;
@@ -61,7 +46,7 @@ await runMain(async () => {
     backend: string;
     json?: boolean;
   }>();
-  const batchSize = int("batch", o.batch, 1);
+  const batchSize = intOption("batch", o.batch, 1);
   if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
     throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);
   }
@@ -94,7 +79,7 @@ await runMain(async () => {
   };
   const statsOf = async (input: string): Promise<FidStats> => {
     if (input.startsWith("run:")) {
-      const id = int("run", input.slice(4), 1);
+      const id = intOption("run", input.slice(4), 1);
       const db = await openResultsDb(dbOptionsFor(o.db));
       let path: string;
       try {
@@ -106,7 +91,7 @@ await runMain(async () => {
       const model = await loadSamplingModel(path);
       try {
         return await statsOfSource(
-          sampleSource(model, int("n", o.n, 2), int("seed", o.seed)),
+          sampleSource(model, intOption("n", o.n, 2), intOption("seed", o.seed)),
           input,
         );
       } finally {

@@ -4,18 +4,11 @@
  * Progressive sampling (Algorithm 3) from a checkpoint; recorded in the results database.
  */
 import { Command } from "commander";
+import { intOption, parseCommand } from "../lib/cli.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backend.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { checkpointOfRun, sampleFromCheckpoint } from "../lib/sample_run.ts";
-
-function int(name: string, v: string, min = 0): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UserError(`--${name} needs an integer >= ${min} (got '${v}')`);
-  }
-  return n;
-}
 
 await runMain(async () => {
   const program = new Command("sample")
@@ -30,16 +23,8 @@ await runMain(async () => {
     .option("--weights <w>", "ema | params", "ema")
     .option("--batch <b>", "samples per batch", "64")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
-    .option("--db <path>", "SQLite results file (default results/results.db; DATABASE_URL wins)")
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} });
-  try {
-    program.parse(Deno.args, { from: "user" });
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version") return;
-    throw new UserError((err as Error).message.replace(/^error: /, ""));
-  }
+    .option("--db <path>", "SQLite results file (default results/results.db; DATABASE_URL wins)");
+  if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Record<string, string | undefined>>();
   if ((o.run === undefined) === (o.checkpoint === undefined)) {
     throw new UserError("give exactly one of --run ID or --checkpoint PATH");
@@ -49,21 +34,21 @@ await runMain(async () => {
   }
   const db = await openResultsDb(dbOptionsFor(o.db));
   try {
-    const sourceRun = o.run !== undefined ? int("run", o.run, 1) : null;
+    const sourceRun = o.run !== undefined ? intOption("run", o.run, 1) : null;
     const checkpoint = o.checkpoint ?? await checkpointOfRun(db, sourceRun!);
-    const seed = int("seed", o.seed!);
+    const seed = intOption("seed", o.seed!);
     const out = o.out ?? checkpoint.replace(/[^/]*$/, `sample_seed${seed}.png`);
     const s = await sampleFromCheckpoint({
       checkpoint,
       sourceRun,
-      n: int("n", o.n!, 1),
+      n: intOption("n", o.n!, 1),
       seed,
       out,
       pngDir: o.pngDir ?? null,
-      longRun: int("long-run", o.longRun!),
+      longRun: intOption("long-run", o.longRun!),
       weights: o.weights,
       backend: o.backend as BackendChoice,
-      batch: int("batch", o.batch!, 1),
+      batch: intOption("batch", o.batch!, 1),
     }, db);
     console.log(`sample run ${s.runId}: grid ${s.out}${s.pngDir ? `, PNGs in ${s.pngDir}` : ""}`);
     for (const l of s.levelStats) {

@@ -6,6 +6,7 @@
  * table and stores the rows as evaluations of a run with task "sanity".
  */
 import { Command } from "commander";
+import { intOption, optionalInt, parseCommand } from "../lib/cli.ts";
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from "../lib/backend.ts";
 import { openImageDataset } from "../lib/data/images/mod.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
@@ -25,15 +26,6 @@ import {
   sanityMarkdown,
   sanityRows,
 } from "../lib/metrics/sanity.ts";
-
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    throw new UserError(`--${name} needs an integer >= ${min} (got '${v}')`);
-  }
-  return n;
-}
 
 interface Opts {
   n: string;
@@ -57,16 +49,8 @@ await runMain(async () => {
     .option("--classifier <path>", "Fashion-MNIST classifier checkpoint")
     .option("--cache <dir>", "folder of cached reference statistics", DEFAULT_CACHE_DIR)
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
-    .option("--db <path>", "results database (SQLite path or postgres:// URL)")
-    .exitOverride()
-    .configureOutput({ writeErr: () => {} });
-  try {
-    program.parse(Deno.args, { from: "user" });
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version") return;
-    throw new UserError((err as Error).message.replace(/^error: /, ""));
-  }
+    .option("--db <path>", "results database (SQLite path or postgres:// URL)");
+  if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Opts>();
   const dataset = program.args[0];
   if (dataset !== "fashion-mnist") {
@@ -74,10 +58,10 @@ await runMain(async () => {
       `sanity rows need the project's classifier, which exists for fashion-mnist only`,
     );
   }
-  const n = int("n", o.n, 2)!;
-  const referenceCount = int("n-ref", o.nRef, 2);
-  const seed = int("seed", o.seed, 0)!;
-  const batchSize = int("batch", o.batch, 1)!;
+  const n = intOption("n", o.n, 2);
+  const referenceCount = optionalInt("n-ref", o.nRef, 2);
+  const seed = intOption("seed", o.seed, 0);
+  const batchSize = intOption("batch", o.batch, 1);
   if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
     throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);
   }

@@ -1,5 +1,6 @@
 /** deno task schedule --kind drl|cosine --T N [--b2 X] [--json]: prints a noise schedule. */
 import { Command } from "commander";
+import { parseCommand } from "../lib/cli.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { makeSchedule, SCHEDULE_KINDS, type ScheduleKind } from "../lib/schedule.ts";
 
@@ -9,17 +10,8 @@ await runMain(() => {
     .option("--kind <kind>", `schedule kind: ${SCHEDULE_KINDS.join(" | ")}`, "drl")
     .option("--T <n>", "number of levels", "6")
     .option("--b2 <x>", "Langevin step-size multiplier b^2", "2e-4")
-    .option("--json", "print JSON")
-    .exitOverride()
-    // Errors are reported once, by runMain, as one line.
-    .configureOutput({ writeErr: () => {} });
-  try {
-    program.parse(Deno.args, { from: "user" });
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === "commander.helpDisplayed" || code === "commander.version") return;
-    throw new UserError((err as Error).message.replace(/^error: /, ""));
-  }
+    .option("--json", "print JSON");
+  if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<{ kind: string; T: string; b2: string; json?: boolean }>();
   const T = Number(o.T);
   const b2 = Number(o.b2);
