@@ -1,21 +1,39 @@
-/** Atomic file writes: a temporary file in the same folder, then a rename, so a kill mid-write never
- * leaves a half-written file under the real name. */
-import { dirname } from "node:path";
+/**
+ * Atomic file writes: a temporary file in the same folder (rename is atomic only within one file
+ * system, hence not /tmp), flushed to disk, then renamed over the target, so a kill mid-write never
+ * leaves a half-written file under the real name.
+ */
+import { basename, dirname } from "node:path";
+import { UserError } from "../errors.ts";
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
-  await Deno.mkdir(dir, { recursive: true });
-  const tmp = `${path}.${Deno.pid}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  let tmp: string | undefined;
   try {
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    // Flush to disk before the rename so a crash cannot leave an empty file behind the new name.
-    const f = await Deno.open(tmp, { read: true, write: true });
-    await f.sync();
-    f.close();
+    await Deno.mkdir(dir, { recursive: true });
+    tmp = await Deno.makeTempFile({ dir, prefix: `.${basename(path)}.`, suffix: ".tmp" });
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    const f = await Deno.open(tmp, { write: true, truncate: true });
+    try {
+      let written = 0;
+      while (written < bytes.length) written += await f.write(bytes.subarray(written));
+      // Flush before the rename so a crash cannot leave an empty file behind the new name.
+      await f.sync();
+    } finally {
+      f.close();
+    }
+    // makeTempFile creates the file private (0600); results should be readable like any file.
+    if (Deno.build.os !== "windows") await Deno.chmod(tmp, 0o644);
     await Deno.rename(tmp, path);
+    tmp = undefined;
   } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
+    if (tmp !== undefined) await Deno.remove(tmp).catch(() => {});
+    if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
+      throw new UserError(`cannot write ${path}: permission denied; choose a writable folder`);
+    }
+    if (err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.AlreadyExists) {
+      throw new UserError(`cannot write ${path}: a file is in the way of its folder ${dir}`);
+    }
     throw err;
   }
 }

@@ -5,7 +5,7 @@
  * batches are NHWC in [-1, 1], the data range of the DRL image models (DESIGN.md section 1).
  */
 import { decode, encode } from "fast-png";
-import { basename, dirname } from "node:path";
+import { writeFileAtomic } from "./atomic.ts";
 import { UserError } from "../errors.ts";
 
 export type PngChannels = 1 | 3 | 4;
@@ -64,29 +64,6 @@ export async function writePng(
 ): Promise<void> {
   const bytes = encodePng(pixels, width, height, channels);
   await writeFileAtomic(path, bytes);
-}
-
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  let tmp: string | undefined;
-  try {
-    await Deno.mkdir(dir, { recursive: true });
-    tmp = await Deno.makeTempFile({ dir, prefix: `.${basename(path)}.`, suffix: ".tmp" });
-    await Deno.writeFile(tmp, bytes);
-    // makeTempFile creates the file private (0600); a picture should be readable like any file.
-    if (Deno.build.os !== "windows") await Deno.chmod(tmp, 0o644);
-    await Deno.rename(tmp, path);
-    tmp = undefined;
-  } catch (err) {
-    if (tmp !== undefined) await Deno.remove(tmp).catch(() => {});
-    if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
-      throw new UserError(`cannot write ${path}: permission denied; choose a writable folder`);
-    }
-    if (err instanceof Deno.errors.NotADirectory || err instanceof Deno.errors.AlreadyExists) {
-      throw new UserError(`cannot write ${path}: a file is in the way of its folder ${dir}`);
-    }
-    throw err;
-  }
 }
 
 /** Unpacks 1/2/4-bit grey rows (each row starts on a byte) to 8-bit values 0..255. */
