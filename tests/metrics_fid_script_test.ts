@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { hasNumpy, PYTHON } from "./helpers/numpy.ts";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { encodePng } from "../lib/io/png.ts";
@@ -38,20 +39,6 @@ function randomStats(n: number, d: number, rng: JsRandom, shift: number) {
     }
   }
   return { ...meanAndCovariance(x, n, d), n };
-}
-
-const PYTHON = "/usr/bin/python3";
-function hasNumpy(): boolean {
-  try {
-    return new Deno.Command(PYTHON, {
-      args: ["-c", "import numpy"],
-      stderr: "null",
-      stdout: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test({

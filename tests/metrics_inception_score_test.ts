@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { hasNumpy, PYTHON } from "./helpers/numpy.ts";
 import { JsRandom } from "../lib/rng.ts";
 import {
   inceptionScore,
@@ -37,20 +38,6 @@ Deno.test("softmaxRows: rows sum to 1, shift-invariant, and handles huge logits"
   assert.ok(Math.abs(p[0] - 0.25) < 1e-7 && Math.abs(p[1] - 0.75) < 1e-7);
   assert.ok(Math.abs(p[2] - 0.25) < 1e-4 && Math.abs(p[2] + p[3] - 1) < 1e-15);
 });
-
-const PYTHON = "/usr/bin/python3";
-function hasNumpy(): boolean {
-  try {
-    return new Deno.Command(PYTHON, {
-      args: ["-c", "import numpy"],
-      stderr: "null",
-      stdout: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name: "Inception Score matches the reference numpy formula (improved-gan) on random predictions",

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { hasNumpy, PYTHON } from "./helpers/numpy.ts";
 import { UserError } from "../lib/errors.ts";
 import {
   decodeFidStats,
@@ -114,20 +115,6 @@ Deno.test("npz: writeFidStats then readFidStats through a file", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-const PYTHON = "/usr/bin/python3";
-function hasNumpy(): boolean {
-  try {
-    return new Deno.Command(PYTHON, {
-      args: ["-c", "import numpy"],
-      stderr: "null",
-      stdout: "null",
-    })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
 
 async function python(code: string): Promise<string> {
   const out = await new Deno.Command(PYTHON, { args: ["-c", code] }).output();
