@@ -1,0 +1,165 @@
+/**
+ * The WebGPU kernels (lib/kernels/webgpu, run here on the software adapter that Debian's
+ * mesa-vulkan-drivers provides) against tfjs's own ops on the cpu backend, on random inputs:
+ * the fused convolution's output and its gradients with respect to every input (x, filter, bias,
+ * time-embedding bias, residual) within 1e-4 relative, for 3x3 and 1x1 kernels, 1, 3 and 4k input
+ * channels, widths that are and are not multiples of the 4 pixels a kernel invocation computes, and
+ * every workgroup size the tuner may pick.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import { fusedConv, type FusedConvOptions } from "../lib/kernels/fused_conv.ts";
+import {
+  resetWorkgroupSizes,
+  setWorkgroupSize,
+  WORKGROUP_CANDIDATES,
+} from "../lib/kernels/webgpu/workgroups.ts";
+import { JsRandom } from "../lib/rng.ts";
+
+const TOL = 1e-4;
+
+function normals(n: number, seed: number): Float32Array {
+  const r = new JsRandom(seed);
+  return Float32Array.from({ length: n }, () => r.normal());
+}
+
+/** max |a - b| / max |b|: relative to the reference's scale. */
+function relError(a: Float32Array, b: Float32Array): number {
+  assert.equal(a.length, b.length);
+  let diff = 0, scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / Math.max(scale, 1e-30);
+}
+
+interface ConvCase {
+  batch: number;
+  height: number;
+  width: number;
+  k: number;
+  cin: number;
+  cout: number;
+  leaky: boolean;
+  bias: boolean;
+  rowBias: boolean;
+  residual: boolean;
+}
+
+type Results = Record<string, Float32Array>;
+
+/** The op's output and the gradients of sum(out * r) for a fixed random r. */
+async function runConv(c: ConvCase, seed: number): Promise<Results> {
+  const xShape = [c.batch, c.height, c.width, c.cin] as [number, number, number, number];
+  const outShape = [c.batch, c.height, c.width, c.cout] as [number, number, number, number];
+  const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const x = tf.tensor4d(normals(size(xShape), seed), xShape);
+  const w = tf.tensor4d(normals(c.k * c.k * c.cin * c.cout, seed + 1), [c.k, c.k, c.cin, c.cout]);
+  const bias = tf.tensor1d(normals(c.cout, seed + 2));
+  const rowBias = tf.tensor2d(normals(c.batch * c.cout, seed + 3), [c.batch, c.cout]);
+  const residual = tf.tensor4d(normals(size(outShape), seed + 4), outShape);
+  const r = tf.tensor4d(normals(size(outShape), seed + 5), outShape);
+  // Only the inputs this case uses: tf.grads refuses one the output does not depend on.
+  const used: [string, tf.Tensor][] = [["dx", x], ["dw", w]];
+  if (c.bias) used.push(["dbias", bias]);
+  if (c.rowBias) used.push(["drowBias", rowBias]);
+  if (c.residual) used.push(["dresidual", residual]);
+  const f = (...args: tf.Tensor[]) => {
+    const input = (name: string) => args[used.findIndex(([n]) => n === name)];
+    const opts: FusedConvOptions = {};
+    if (c.leaky) opts.leakySlope = 0.2;
+    if (c.bias) opts.bias = input("dbias") as tf.Tensor1D;
+    if (c.rowBias) opts.rowBias = input("drowBias") as tf.Tensor2D;
+    if (c.residual) opts.residual = input("dresidual") as tf.Tensor4D;
+    return fusedConv(args[0] as tf.Tensor4D, args[1] as tf.Tensor4D, opts);
+  };
+  const out = f(...used.map(([, t]) => t));
+  const grads = tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(...args), r)))(
+    used.map(([, t]) => t),
+  );
+  const names = ["out", ...used.map(([n]) => n)];
+  const all = [out, ...grads];
+  const values = await Promise.all(all.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose([...all, x, w, bias, rowBias, residual, r]);
+  return Object.fromEntries(names.map((n, i) => [n, values[i]]));
+}
+
+async function compare(c: ConvCase, seed: number): Promise<void> {
+  await initBackend("cpu");
+  const want = await runConv(c, seed);
+  await initBackend("webgpu");
+  const before = tf.memory().numTensors;
+  const got = await runConv(c, seed);
+  assert.equal(tf.memory().numTensors, before, "the fused op leaks tensors");
+  for (const name of Object.keys(want)) {
+    const err = relError(got[name], want[name]);
+    assert.ok(err <= TOL, `${JSON.stringify(c)}: ${name} relative error ${err.toExponential(2)}`);
+  }
+}
+
+const base = { leaky: true, bias: true, rowBias: true, residual: true };
+const CASES: ConvCase[] = [
+  // conv_in: 3 or 1 channels in, bias only.
+  {
+    batch: 2,
+    height: 6,
+    width: 7,
+    k: 3,
+    cin: 3,
+    cout: 8,
+    ...base,
+    leaky: false,
+    rowBias: false,
+    residual: false,
+  },
+  {
+    batch: 2,
+    height: 5,
+    width: 5,
+    k: 3,
+    cin: 1,
+    cout: 4,
+    ...base,
+    leaky: false,
+    rowBias: false,
+    residual: false,
+  },
+  // a block's conv1 (leaky + time bias) and conv2 (leaky + residual + bias).
+  { batch: 3, height: 8, width: 8, k: 3, cin: 8, cout: 12, ...base, bias: false, residual: false },
+  { batch: 2, height: 7, width: 9, k: 3, cin: 12, cout: 12, ...base, rowBias: false },
+  // the 1x1 skip; everything at once; no pre-activation but every add.
+  {
+    batch: 2,
+    height: 4,
+    width: 5,
+    k: 1,
+    cin: 8,
+    cout: 16,
+    ...base,
+    leaky: false,
+    bias: false,
+    rowBias: false,
+    residual: false,
+  },
+  { batch: 2, height: 5, width: 6, k: 3, cin: 4, cout: 8, ...base },
+  { batch: 1, height: 3, width: 3, k: 3, cin: 5, cout: 4, ...base, leaky: false },
+];
+
+Deno.test("fused WebGPU convolution equals tfjs ops, forward and every gradient", async () => {
+  for (const [i, c] of CASES.entries()) await compare(c, 100 * i);
+});
+
+Deno.test("fused WebGPU convolution is right at every workgroup size", async () => {
+  try {
+    for (const size of WORKGROUP_CANDIDATES) {
+      for (const kind of ["conv", "convInputGrad", "convFilterGrad"] as const) {
+        setWorkgroupSize(kind, size);
+      }
+      await compare({ batch: 2, height: 6, width: 5, k: 3, cin: 4, cout: 8, ...base }, 7 + size);
+    }
+  } finally {
+    resetWorkgroupSizes();
+  }
+});
