@@ -15,7 +15,10 @@ import {
   setWorkgroupSize,
   WORKGROUP_CANDIDATES,
 } from "../lib/kernels/webgpu/workgroups.ts";
-import { JsRandom } from "../lib/rng.ts";
+import { energyHead } from "../lib/kernels/energy_head.ts";
+import { createResNet } from "../lib/nets/resnet.ts";
+import type { ResNetConfig } from "../lib/nets/types.ts";
+import { JsRandom, Rng } from "../lib/rng.ts";
 
 const TOL = 1e-4;
 
@@ -162,4 +165,64 @@ Deno.test("fused WebGPU convolution is right at every workgroup size", async () 
   } finally {
     resetWorkgroupSizes();
   }
+});
+
+Deno.test("WebGPU energy head equals tfjs ops, forward and both gradients", async () => {
+  const run = async () => {
+    const x = tf.tensor4d(normals(3 * 5 * 6 * 8, 1), [3, 5, 6, 8]);
+    const v = tf.tensor2d(normals(3 * 8, 2), [3, 8]);
+    const r = tf.tensor1d(normals(3, 3));
+    const out = energyHead(x, v);
+    const [dx, dv] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+      tf.sum(tf.mul(energyHead(a as tf.Tensor4D, b as tf.Tensor2D), r))
+    )([x, v]);
+    const values = await Promise.all([out, dx, dv].map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose([out, dx, dv, x, v, r]);
+    return values;
+  };
+  await initBackend("cpu");
+  const want = await run();
+  await initBackend("webgpu");
+  const got = await run();
+  ["f", "dx", "dv"].forEach((name, i) => {
+    const err = relError(got[i], want[i]);
+    assert.ok(err <= TOL, `${name} relative error ${err.toExponential(2)}`);
+  });
+});
+
+Deno.test("the energy ResNet on WebGPU kernels equals tfjs's cpu backend: energy and dE/dy", async () => {
+  const config: ResNetConfig = {
+    kind: "resnet",
+    imageSize: 12,
+    channels: 3,
+    ch: 8,
+    chMult: [1, 2],
+    numResBlocks: 2,
+    attention: false,
+    activation: "lrelu",
+    spectralNorm: false,
+  };
+  const run = async () => {
+    const net = createResNet(config, new Rng(5));
+    // Every parameter away from its near-zero init, so each branch contributes.
+    for (const [i, p] of [...net.params.values()].entries()) {
+      p.assign(tf.tensor(normals(p.size, 50 + i), p.shape).mul(0.3));
+    }
+    const y = tf.tensor4d(normals(2 * 12 * 12 * 3, 9), [2, 12, 12, 3]);
+    const t = tf.tensor1d([1, 4], "int32");
+    const f = net.energy(y, t);
+    const dy = tf.grad((v: tf.Tensor) => tf.sum(net.energy(v, t)))(y);
+    const values = await Promise.all([f, dy].map((x) => x.data() as Promise<Float32Array>));
+    tf.dispose([f, dy, y, t]);
+    net.dispose();
+    return values;
+  };
+  await initBackend("cpu");
+  const want = await run();
+  await initBackend("webgpu");
+  const got = await run();
+  ["energy", "dE/dy"].forEach((name, i) => {
+    const err = relError(got[i], want[i]);
+    assert.ok(err <= TOL, `${name} relative error ${err.toExponential(2)}`);
+  });
 });

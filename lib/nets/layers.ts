@@ -8,7 +8,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
-import { conv2dSame } from "../kernels/conv2d.ts";
 import { leakyRelu } from "../kernels/leaky_relu.ts";
 import type { Activation } from "./types.ts";
 import { spectralNormalize, type SpectralNormedWeight } from "./spectral_norm.ts";
@@ -142,13 +141,4 @@ export class ParamFactory {
 export function dense(x: tf.Tensor, layer: Layer): tf.Tensor2D {
   const z = tf.matMul(x as tf.Tensor2D, layer.weight() as tf.Tensor2D) as tf.Tensor2D;
   return layer.bias ? tf.add(z, layer.bias) as tf.Tensor2D : z;
-}
-
-/**
- * NHWC conv, stride 1, 'same' padding, without the bias (callers fold it into a later add).
- * conv2dSame computes both gradients as forward convolutions: faster than tfjs's backprop kernels
- * on every backend measured, and the only way to train on wasm (no Conv2DBackpropFilter there).
- */
-export function convNoBias(x: tf.Tensor, layer: Layer): tf.Tensor4D {
-  return conv2dSame(x as tf.Tensor4D, layer.weight() as tf.Tensor4D);
 }

@@ -15,14 +15,18 @@ import { UserError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { EnergyNet, ResNetConfig } from "./types.ts";
 import { avgPoolCeil } from "../kernels/avg_pool.ts";
+import { energyHead } from "../kernels/energy_head.ts";
+import { fusedConv } from "../kernels/fused_conv.ts";
 import {
   activate,
-  convNoBias,
   dense,
   type Layer,
+  LEAKY_RELU_SLOPE,
   ParamFactory,
   timestepEmbedding,
 } from "./layers.ts";
+
+const weightOf = (layer: Layer) => layer.weight() as tf.Tensor4D;
 
 /** The resolution where the optional self-attention sits (as in DDPM and DRL). */
 export const ATTENTION_RESOLUTION = 16;
@@ -134,15 +138,22 @@ export function createResNet(config: ResNetConfig, rng: Rng): EnergyNet {
     levels.push(blocks);
   });
 
+  // With the leaky ReLU, each convolution takes its block's pre-activation, time bias, residual
+  // and bias in one fusedConv (one WGSL kernel each way on WebGPU; tfjs ops elsewhere).
+  const leaky = activation === "lrelu" ? { leakySlope: LEAKY_RELU_SLOPE } : {};
+  const preAct = (x: tf.Tensor4D) => activation === "lrelu" ? x : act(x) as tf.Tensor4D;
+
   const resBlock = (x: tf.Tensor4D, actTemb: tf.Tensor2D, block: ResBlock): tf.Tensor4D => {
-    const out = block.conv1.bias!.shape[0];
     // conv1's bias rides on the small [B, C] time projection instead of the full feature map.
-    const tBias = tf.add(dense(actTemb, block.tembProj), block.conv1.bias!);
-    let h: tf.Tensor = tf.add(convNoBias(act(x), block.conv1), tf.reshape(tBias, [-1, 1, 1, out]));
-    h = convNoBias(act(h), block.conv2);
-    const skip = block.skip ? convNoBias(x, block.skip) : x;
+    const tBias = tf.add(dense(actTemb, block.tembProj), block.conv1.bias!) as tf.Tensor2D;
+    const h = fusedConv(preAct(x), weightOf(block.conv1), { ...leaky, rowBias: tBias });
+    const skip = block.skip ? fusedConv(x, weightOf(block.skip)) : x;
     const bias = block.skip ? tf.add(block.conv2.bias!, block.skip.bias!) : block.conv2.bias!;
-    return tf.add(tf.add(skip, h), bias);
+    return fusedConv(preAct(h), weightOf(block.conv2), {
+      ...leaky,
+      residual: skip,
+      bias: bias as tf.Tensor1D,
+    });
   };
 
   const attention = (x: tf.Tensor4D, a: Attention): tf.Tensor4D => {
@@ -169,7 +180,9 @@ export function createResNet(config: ResNetConfig, rng: Rng): EnergyNet {
     return tf.tidy(() => {
       const temb = dense(act(dense(timestepEmbedding(t, ch), temb0)), temb1);
       const actTemb = act(temb) as tf.Tensor2D;
-      let h = tf.add(convNoBias(y, convIn), convIn.bias!) as tf.Tensor4D;
+      let h = fusedConv(y as tf.Tensor4D, weightOf(convIn), {
+        bias: convIn.bias! as tf.Tensor1D,
+      });
       levels.forEach((blocks, l) => {
         for (const block of blocks) {
           h = resBlock(h, actTemb, block);
@@ -177,8 +190,7 @@ export function createResNet(config: ResNetConfig, rng: Rng): EnergyNet {
         }
         if (l !== levels.length - 1) h = avgPoolCeil(h);
       });
-      const pooled = tf.sum(tf.relu(h), [1, 2]);
-      return tf.sum(tf.mul(pooled, dense(actTemb, tembOut)), 1) as tf.Tensor1D;
+      return energyHead(h, dense(actTemb, tembOut));
     });
   };
 
