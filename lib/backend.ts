@@ -9,6 +9,8 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { UserError } from "./errors.ts";
 import { ensureFastKernels, nativeKernelsStatus } from "./kernels/mod.ts";
+import { fusedConvEnabled } from "./kernels/fused_conv.ts";
+import { tuneLaunchShapes } from "./kernels/webgpu/tune.ts";
 
 export type BackendName = "webgpu" | "wasm" | "cpu";
 export type BackendChoice = "auto" | BackendName;
@@ -73,8 +75,18 @@ async function activate(name: BackendName): Promise<boolean> {
   }
 }
 
-function describe(name: BackendName, facts: AdapterFacts | null): string {
-  if (name === "webgpu") return facts?.description ?? "webgpu";
+/**
+ * The backend's description for logs and the results database. On WebGPU this first tunes the
+ * project's WGSL kernels to the adapter (lib/kernels/webgpu/tune.ts) and names the launch shapes.
+ */
+async function describe(name: BackendName, facts: AdapterFacts | null): Promise<string> {
+  if (name === "webgpu") {
+    const adapter = facts?.description ?? "webgpu";
+    const kernels = fusedConvEnabled()
+      ? `fused WGSL kernels (${await tuneLaunchShapes(adapter)})`
+      : "tfjs kernels";
+    return `${adapter}; ${kernels}`;
+  }
   if (name === "wasm") {
     const native = nativeKernelsStatus();
     const kernels = native?.backends.includes("wasm") ? `; kernels: ${native.description}` : "";
@@ -130,10 +142,18 @@ export async function initBackend(
       );
     }
     if (!(await activate(choice))) throw new UserError(`backend '${choice}' failed to initialise`);
-    return { backend: choice, adapter: describe(choice, facts), reason: "chosen with --backend" };
+    return {
+      backend: choice,
+      adapter: await describe(choice, facts),
+      reason: "chosen with --backend",
+    };
   }
   if (facts && !facts.fallback && (await activate("webgpu"))) {
-    return { backend: "webgpu", adapter: facts.description, reason: "hardware WebGPU adapter" };
+    return {
+      backend: "webgpu",
+      adapter: await describe("webgpu", facts),
+      reason: "hardware WebGPU adapter",
+    };
   }
   const candidates: BackendName[] = facts ? ["wasm", "webgpu", "cpu"] : ["wasm", "cpu"];
   const timings: string[] = [];
@@ -162,5 +182,5 @@ export async function initBackend(
   const reason = probe
     ? `fastest measured on this workload: ${timings.join(", ")}`
     : "first available";
-  return { backend: best.name, adapter: describe(best.name, facts), reason };
+  return { backend: best.name, adapter: await describe(best.name, facts), reason };
 }

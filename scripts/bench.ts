@@ -133,7 +133,8 @@ if (import.meta.main) {
       .addOption(
         new Option(
           "--native <on|off>",
-          "native kernels (oneDNN, Debian libdnnl2) on the wasm backend",
+          "the project's kernels: oneDNN (Debian libdnnl2) on wasm, fused WGSL on webgpu; " +
+            "off = tfjs's stock kernels",
         )
           .choices(["on", "off"]).default("on"),
       )

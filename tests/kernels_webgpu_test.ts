@@ -11,8 +11,9 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { fusedConv, type FusedConvOptions } from "../lib/kernels/fused_conv.ts";
 import {
-  resetWorkgroupSizes,
-  setWorkgroupSize,
+  PIXEL_CANDIDATES,
+  resetLaunchShapes,
+  setLaunchShape,
   WORKGROUP_CANDIDATES,
 } from "../lib/kernels/webgpu/workgroups.ts";
 import { energyHead } from "../lib/kernels/energy_head.ts";
@@ -154,16 +155,20 @@ Deno.test("fused WebGPU convolution equals tfjs ops, forward and every gradient"
   for (const [i, c] of CASES.entries()) await compare(c, 100 * i);
 });
 
-Deno.test("fused WebGPU convolution is right at every workgroup size", async () => {
+Deno.test("fused WebGPU convolution is right at every launch shape the tuner may pick", async () => {
   try {
-    for (const size of WORKGROUP_CANDIDATES) {
-      for (const kind of ["conv", "convInputGrad", "convFilterGrad"] as const) {
-        setWorkgroupSize(kind, size);
+    for (const workgroupSize of WORKGROUP_CANDIDATES) {
+      for (const pixels of PIXEL_CANDIDATES) {
+        for (const kind of ["conv", "convInputGrad", "convFilterGrad"] as const) {
+          setLaunchShape(kind, { workgroupSize, pixels });
+        }
+        // Width 5 leaves a partial tile for every pixel count.
+        const c = { batch: 2, height: 6, width: 5, k: 3, cin: 4, cout: 8, ...base };
+        await compare(c, 7 + workgroupSize + pixels);
       }
-      await compare({ batch: 2, height: 6, width: 5, k: 3, cin: 4, cout: 8, ...base }, 7 + size);
     }
   } finally {
-    resetWorkgroupSizes();
+    resetLaunchShapes();
   }
 });
 

@@ -5,6 +5,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../backend.ts";
 import { installFastKernels } from "../kernels/mod.ts";
+import { fusedConvEnabled, setFusedConvEnabled } from "../kernels/fused_conv.ts";
+import { describeLaunchShapes } from "../kernels/webgpu/workgroups.ts";
 import { countParams } from "../nets/mod.ts";
 import { createTrainState, type TrainState } from "../train_state.ts";
 import { measureMemory, type MemoryUse, timeWorkload } from "./measure.ts";
@@ -33,7 +35,10 @@ export interface BenchOptions {
   peer?: { path: string; python: string; threads?: number } | null;
   /** Also profile one run of each workload by kernel (tf.profile). */
   profile?: boolean;
-  /** Run the convolutions on oneDNN where it loads (cpu and wasm backends); default true. */
+  /**
+   * The project's own kernels: oneDNN where it loads (cpu and wasm backends), the fused WGSL
+   * kernels on webgpu; false runs tfjs's stock kernels. Default true.
+   */
   native?: boolean;
   /** oneDNN's threads (default 1). */
   threads?: number;
@@ -44,7 +49,10 @@ export interface BenchLine {
   impl: string;
   backend: string;
   adapter: string;
-  /** The kernels under tfjs: "tfjs" or the native library (e.g. "oneDNN 2.6.3, 1 thread(s)"). */
+  /**
+   * The kernels under tfjs: "tfjs", the native library (e.g. "oneDNN 2.6.3, 1 thread(s)") or the
+   * fused WGSL kernels with their launch shapes.
+   */
   kernels: string;
   preset: string;
   batch: number;
@@ -141,10 +149,13 @@ export async function runBench(
   const mcmcSteps = opts.mcmcSteps ?? BENCH_MCMC_STEPS;
   if (opts.peer) await checkPeerPath(opts.peer.path);
   const native = installFastKernels({ native: opts.native ?? true, threads: opts.threads ?? 1 });
+  setFusedConvEnabled(opts.native ?? true);
   log(`native kernels: ${native.description}`);
   const backend = await initBackend(opts.backend, () => langevinProbe(preset));
   log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
-  const kernels = (native.backends as string[]).includes(backend.backend)
+  const kernels = backend.backend === "webgpu"
+    ? (fusedConvEnabled() ? `fused WGSL (${describeLaunchShapes()})` : "tfjs")
+    : (native.backends as string[]).includes(backend.backend)
     ? native.description
     : "tfjs";
   const s = createTrainState(benchTrainConfig(preset, mcmcSteps));

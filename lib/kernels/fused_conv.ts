@@ -14,9 +14,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { conv2dSame } from "./conv2d.ts";
 import { leakyRelu } from "./leaky_relu.ts";
-import { filterGradShader, forwardShader, inputGradShader, PIXELS } from "./webgpu/conv_wgsl.ts";
+import { filterGradShader, forwardShader, inputGradShader } from "./webgpu/conv_wgsl.ts";
 import { isWebgpu, runProgram } from "./webgpu/program.ts";
-import { workgroupSize } from "./webgpu/workgroups.ts";
+import { launchShape, workgroupSize } from "./webgpu/workgroups.ts";
 
 export const FUSED_CONV = "DrlFusedConv";
 export const FUSED_CONV_INPUT_GRAD = "DrlFusedConvInputGrad";
@@ -102,7 +102,44 @@ export function fusedConv(
   ) as tf.Tensor4D;
 }
 
-const pixelTiles = (shape: number[]) => shape[0] * shape[1] * Math.ceil(shape[2] / PIXELS);
+/** dL/dx of fusedConv from dy (x is the op's input, for the leaky ReLU's derivative). WebGPU only. */
+export function fusedConvInputGrad(
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  x: tf.Tensor4D,
+  leakySlope?: number,
+): tf.Tensor4D {
+  registerKernels();
+  const attrs = gradAttrs(filter.shape[0], leakySlope);
+  return tf.engine().runKernel(FUSED_CONV_INPUT_GRAD, { dy, filter, x }, attrs) as tf.Tensor4D;
+}
+
+/** dL/dfilter of fusedConv for a k x k kernel. WebGPU only. */
+export function fusedConvFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  kernel: number,
+  leakySlope?: number,
+): tf.Tensor4D {
+  registerKernels();
+  const attrs = gradAttrs(kernel, leakySlope);
+  return tf.engine().runKernel(FUSED_CONV_FILTER_GRAD, { x, dy }, attrs) as tf.Tensor4D;
+}
+
+function gradAttrs(kernel: number, leakySlope?: number): tf.NamedAttrMap {
+  const a: FusedAttrs = {
+    kernel,
+    leaky: leakySlope !== undefined,
+    slope: leakySlope ?? 0,
+    bias: false,
+    rowBias: false,
+    residual: false,
+  };
+  return a as unknown as tf.NamedAttrMap;
+}
+
+const pixelTiles = (shape: number[], pixels: number) =>
+  shape[0] * shape[1] * Math.ceil(shape[2] / pixels);
 const slopeUniform = (a: FusedAttrs) => ({ type: "float32" as const, data: [a.slope] });
 
 function forwardKernel(
@@ -122,21 +159,20 @@ function forwardKernel(
   }
   const co = filter.shape[3];
   const shape = [x.shape[0], x.shape[1], x.shape[2], co];
-  const opts = { ...a, vecIn };
-  const size = workgroupSize("conv");
+  const { workgroupSize: size, pixels } = launchShape("conv");
+  const flags = `v${+vecIn}_l${+a.leaky}_b${+a.bias}_r${+a.rowBias}_s${+a.residual}`;
   return runProgram(
     backend,
     {
-      key: `drl_conv_k${a.kernel}_v${+vecIn}_l${+a.leaky}_b${+a.bias}_r${+a.rowBias}_s${+a
-        .residual}_${size}`,
+      key: `drl_conv_k${a.kernel}_${flags}_${size}x${pixels}`,
       variableNames: names,
       variableComponents: components,
       outputShape: shape,
       outputComponent: 4,
-      invocations: pixelTiles(shape) * (co / 4),
+      invocations: pixelTiles(shape, pixels) * (co / 4),
       workgroupSize: size,
       uniforms: "slope: f32,",
-      code: forwardShader(opts),
+      code: forwardShader({ ...a, vecIn, pixels }),
     },
     tensors,
     [slopeUniform(a)],
@@ -158,19 +194,19 @@ function inputGradKernel(
     components.push(vecIn ? 4 : 1);
   }
   const shape = [dy.shape[0], dy.shape[1], dy.shape[2], ci];
-  const size = workgroupSize("convInputGrad");
+  const { workgroupSize: size, pixels } = launchShape("convInputGrad");
   return runProgram(
     backend,
     {
-      key: `drl_conv_dx_k${a.kernel}_v${+vecIn}_l${+a.leaky}_${size}`,
+      key: `drl_conv_dx_k${a.kernel}_v${+vecIn}_l${+a.leaky}_${size}x${pixels}`,
       variableNames: names,
       variableComponents: components,
       outputShape: shape,
       outputComponent: vecIn ? 4 : 1,
-      invocations: pixelTiles(shape) * (vecIn ? ci / 4 : ci),
+      invocations: pixelTiles(shape, pixels) * (vecIn ? ci / 4 : ci),
       workgroupSize: size,
       uniforms: "slope: f32,",
-      code: inputGradShader({ kernel: a.kernel, vecIn, leaky: a.leaky }),
+      code: inputGradShader({ kernel: a.kernel, vecIn, leaky: a.leaky, pixels }),
     },
     tensors,
     [slopeUniform(a)],
@@ -199,7 +235,7 @@ function filterGradKernel(
       workgroups: groups,
       workgroupSize: size,
       uniforms: "slope: f32,",
-      code: filterGradShader({ kernel: a.kernel, vecIn, leaky: a.leaky }, size),
+      code: filterGradShader({ kernel: a.kernel, vecIn, leaky: a.leaky, pixels: 1 }, size),
     },
     [x, dy],
     [slopeUniform(a)],

@@ -9,20 +9,19 @@
  * act is the leaky ReLU (or the identity). Output channels go four at a time (vec4, so Co % 4 == 0);
  * input channels four at a time too when Ci % 4 == 0 (a 4x4 weight block per tap is one mat4x4),
  * one at a time otherwise (the 1- or 3-channel image going into conv_in). Each forward and input-
- * gradient invocation computes PIXELS neighbouring pixels of one row, so the k x k window's inputs
+ * gradient invocation computes `pixels` neighbouring pixels of one row, so the k x k window's inputs
  * and weights are loaded once for all of them; the filter gradient gives each output block a
  * workgroup that strides over the pixels and then reduces in workgroup memory.
  */
 import { WORKGROUP_INDEX } from "./program.ts";
-
-/** Pixels along W computed by one forward or input-gradient invocation. */
-export const PIXELS = 4;
 
 export interface ConvShaderOptions {
   kernel: number;
   /** Input channels in groups of four (Ci % 4 == 0). */
   vecIn: boolean;
   leaky: boolean;
+  /** Pixels along W computed by one forward or input-gradient invocation. */
+  pixels: number;
 }
 
 export interface ForwardShaderOptions extends ConvShaderOptions {
@@ -43,24 +42,24 @@ fn actGrad1(v: f32) -> f32 { return select(uniforms.slope, 1.0, v > 0.0); }
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /** Decodes `index` into batch b, row h, first column w0 and channel group `group` of `groups`. */
-function pixelTileDecode(groups: string): string {
+function pixelTileDecode(groups: string, pixels: number): string {
   return `
   let H = uniforms.outShape.y;
   let W = uniforms.outShape.z;
-  let tiles = (W + ${PIXELS - 1}) / ${PIXELS};
+  let tiles = (W + ${pixels - 1}) / ${pixels};
   let group = index % ${groups};
   var rest = index / ${groups};
-  let w0 = (rest % tiles) * ${PIXELS};
+  let w0 = (rest % tiles) * ${pixels};
   rest = rest / tiles;
   let h = rest % H;
   let b = rest / H;`;
 }
 
-/** out[b, h, w0 + p, 4 co..] for p < PIXELS. */
+/** out[b, h, w0 + p, 4 co..] for p < pixels. */
 export function forwardShader(o: ForwardShaderOptions): string {
-  const k = o.kernel, pad = (k - 1) / 2, cols = PIXELS + k - 1;
+  const k = o.kernel, pad = (k - 1) / 2, P = o.pixels, cols = P + k - 1;
   const act = (v: string) => o.leaky ? (o.vecIn ? `act4(${v})` : `act1(${v})`) : v;
-  const accs = range(PIXELS).map((p) => `var acc${p} = vec4<f32>(0.0);`).join("\n  ");
+  const accs = range(P).map((p) => `var acc${p} = vec4<f32>(0.0);`).join("\n  ");
   const loadInputs = range(cols).map((c) =>
     `let x${c} = ${act(`loadX(rowBase, w0 + ${c - pad}, ci)`)};`
   ).join("\n      ");
@@ -72,10 +71,10 @@ export function forwardShader(o: ForwardShaderOptions): string {
       : `let m${bb} = w[${base}];`;
   }).join("\n      ");
   // mat * vec (vecIn): the sum over the four input channels of weight row * input value.
-  const fma = range(PIXELS).flatMap((p) =>
+  const fma = range(P).flatMap((p) =>
     range(k).map((bb) => `acc${p} = acc${p} + m${bb} * x${p + bb};`)
   ).join("\n      ");
-  const store = range(PIXELS).map((p) => `
+  const store = range(P).map((p) => `
   if (w0 + ${p} < W) {
     let o = ((b * H + h) * W + w0 + ${p}) * Co4 + co4;
     var v = acc${p};
@@ -95,7 +94,7 @@ fn main(index: i32) {
   if (index >= uniforms.invocations) { return; }
   let Co4 = uniforms.outShape.w / 4;
   let Ci = uniforms.xShape.w;
-  ${pixelTileDecode("Co4")}
+  ${pixelTileDecode("Co4", o.pixels)}
   let co4 = group;
   ${accs}
   for (var a = 0; a < ${k}; a = a + 1) {
@@ -112,11 +111,11 @@ fn main(index: i32) {
 }`;
 }
 
-/** dx[b, h, w0 + p, ci group] for p < PIXELS: a correlation of dy with the flipped filter. */
+/** dx[b, h, w0 + p, ci group] for p < pixels: a correlation of dy with the flipped filter. */
 export function inputGradShader(o: ConvShaderOptions): string {
-  const k = o.kernel, pad = (k - 1) / 2, cols = PIXELS + k - 1;
+  const k = o.kernel, pad = (k - 1) / 2, P = o.pixels, cols = P + k - 1;
   const t = o.vecIn ? "vec4<f32>" : "f32";
-  const accs = range(PIXELS).map((p) => `var acc${p} = ${t}(0.0);`).join("\n  ");
+  const accs = range(P).map((p) => `var acc${p} = ${t}(0.0);`).join("\n  ");
   // Output column w0 + p meets dy column w0 + p + pad - bb, i.e. loaded column c = p + k-1 - bb.
   const loads = range(cols).map((c) => `let d${c} = loadDy(rowBase, w0 + ${c - pad}, co4);`)
     .join("\n      ");
@@ -127,7 +126,7 @@ export function inputGradShader(o: ConvShaderOptions): string {
       let m${bb} = mat4x4<f32>(w[wb${bb}], w[wb${bb} + Co4], w[wb${bb} + 2 * Co4], w[wb${bb} + 3 * Co4]);`
       : `let m${bb} = w[${base}];`;
   }).join("\n      ");
-  const fma = range(PIXELS).flatMap((p) =>
+  const fma = range(P).flatMap((p) =>
     range(k).map((bb) => {
       const d = `d${p + k - 1 - bb}`;
       // vec * mat: component i is dot(d, column i) = sum over co of dy * w[.., ci + i, co].
@@ -137,7 +136,7 @@ export function inputGradShader(o: ConvShaderOptions): string {
     })
   ).join("\n      ");
   const ciGroups = o.vecIn ? "(Ci / 4)" : "Ci";
-  const store = range(PIXELS).map((p) => `
+  const store = range(P).map((p) => `
   if (w0 + ${p} < W) {
     let o = ((b * H + h) * W + w0 + ${p}) * ${ciGroups} + ci;
     ${o.leaky ? `result[o] = acc${p} * actGrad${o.vecIn ? 4 : 1}(x[o]);` : `result[o] = acc${p};`}
@@ -152,7 +151,7 @@ fn main(index: i32) {
   if (index >= uniforms.invocations) { return; }
   let Co4 = uniforms.dyShape.w / 4;
   let Ci = uniforms.outShape.w;
-  ${pixelTileDecode(ciGroups)}
+  ${pixelTileDecode(ciGroups, o.pixels)}
   let ci = group;
   ${accs}
   for (var a = 0; a < ${k}; a = a + 1) {

@@ -1,7 +1,9 @@
 /**
- * Workgroup sizes of the project's WGSL programs, per program kind. Each starts from a default
- * that fits the adapter's limits; `tune.ts` replaces them with the fastest size measured on the
- * adapter in use (kernels are compiled per size, so a change takes effect on the next dispatch).
+ * Launch shapes of the project's WGSL programs, per program kind: the workgroup size and, for the
+ * convolutions, how many neighbouring pixels one invocation computes (more reuse of loaded weights
+ * against fewer invocations in flight). Each starts from a default that fits any adapter; `tune.ts`
+ * replaces them with the fastest measured on the adapter in use (programs are compiled per shape,
+ * so a change takes effect on the next dispatch).
  */
 export type ProgramKind = "conv" | "convInputGrad" | "convFilterGrad" | "head";
 export const PROGRAM_KINDS: readonly ProgramKind[] = [
@@ -11,28 +13,51 @@ export const PROGRAM_KINDS: readonly ProgramKind[] = [
   "head",
 ];
 
-/** Sizes tried by the tuner; all powers of two (the reductions need one). */
+/** Workgroup sizes the tuner tries: powers of two (the reductions need one), within WebGPU's
+ * guaranteed 256 invocations per workgroup. */
 export const WORKGROUP_CANDIDATES: readonly number[] = [32, 64, 128, 256];
+/** Pixels per invocation the tuner tries for the two pixel-tiled convolution kernels. */
+export const PIXEL_CANDIDATES: readonly number[] = [2, 4, 8];
 
-const DEFAULT_SIZE = 64;
-const chosen = new Map<ProgramKind, number>();
+export interface LaunchShape {
+  workgroupSize: number;
+  /** Used by "conv" and "convInputGrad" only. */
+  pixels: number;
+}
+
+const DEFAULT_SHAPE: LaunchShape = { workgroupSize: 64, pixels: 4 };
+const chosen = new Map<ProgramKind, LaunchShape>();
+
+export function launchShape(kind: ProgramKind): LaunchShape {
+  return chosen.get(kind) ?? DEFAULT_SHAPE;
+}
 
 export function workgroupSize(kind: ProgramKind): number {
-  return chosen.get(kind) ?? DEFAULT_SIZE;
+  return launchShape(kind).workgroupSize;
 }
 
-export function setWorkgroupSize(kind: ProgramKind, size: number): void {
-  if (!WORKGROUP_CANDIDATES.includes(size)) {
-    throw new Error(`workgroup size ${size} is not one of ${WORKGROUP_CANDIDATES.join(", ")}`);
+export function setLaunchShape(kind: ProgramKind, shape: Partial<LaunchShape>): void {
+  const next = { ...launchShape(kind), ...shape };
+  if (!WORKGROUP_CANDIDATES.includes(next.workgroupSize)) {
+    throw new Error(
+      `workgroup size ${next.workgroupSize} is not one of ${WORKGROUP_CANDIDATES.join(", ")}`,
+    );
   }
-  chosen.set(kind, size);
+  if (!Number.isInteger(next.pixels) || next.pixels < 1 || next.pixels > 16) {
+    throw new Error(`pixels per invocation must be an integer in 1..16, got ${next.pixels}`);
+  }
+  chosen.set(kind, next);
 }
 
-/** Current sizes, e.g. for a benchmark line: "conv 64, convInputGrad 128, ...". */
-export function describeWorkgroupSizes(): string {
-  return PROGRAM_KINDS.map((k) => `${k} ${workgroupSize(k)}`).join(", ");
+/** Current shapes, e.g. for a benchmark line: "conv 64x4px, convInputGrad 128x8px, ...". */
+export function describeLaunchShapes(): string {
+  return PROGRAM_KINDS.map((k) => {
+    const s = launchShape(k);
+    const px = k === "conv" || k === "convInputGrad" ? `x${s.pixels}px` : "";
+    return `${k} ${s.workgroupSize}${px}`;
+  }).join(", ");
 }
 
-export function resetWorkgroupSizes(): void {
+export function resetLaunchShapes(): void {
   chosen.clear();
 }
