@@ -9,7 +9,7 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { UserError } from "./errors.ts";
 import { ensureFastKernels, nativeKernelsStatus } from "./kernels/mod.ts";
-import { fusedConvEnabled } from "./kernels/fused_conv.ts";
+import { webgpuKernelsEnabled } from "./kernels/webgpu/enabled.ts";
 import { tuneLaunchShapes } from "./kernels/webgpu/tune.ts";
 
 export type BackendName = "webgpu" | "wasm" | "cpu";
@@ -82,7 +82,7 @@ async function activate(name: BackendName): Promise<boolean> {
 async function describe(name: BackendName, facts: AdapterFacts | null): Promise<string> {
   if (name === "webgpu") {
     const adapter = facts?.description ?? "webgpu";
-    const kernels = fusedConvEnabled()
+    const kernels = webgpuKernelsEnabled()
       ? `fused WGSL kernels (${await tuneLaunchShapes(adapter)})`
       : "tfjs kernels";
     return `${adapter}; ${kernels}`;

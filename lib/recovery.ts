@@ -84,6 +84,18 @@ export function qSamplePairs(
 }
 
 /**
+ * ||d_b||^2 per example, as one batched dot product. Not tf.sum(tf.square(d)): tfjs's Sum gradient
+ * multiplies by a ones tensor of d's size built on the host, which on a GPU would upload an image
+ * batch at every Langevin step; matMul's gradient stays on the device.
+ */
+export function squaredNorms(d: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => {
+    const flat = tf.reshape(d, [d.shape[0], 1, -1]) as tf.Tensor3D;
+    return tf.reshape(tf.matMul(flat, flat, false, true), [d.shape[0]]) as tf.Tensor1D;
+  });
+}
+
+/**
  * The log-density of level t on y = a_{t+1} x_t given x_{t+1} (Gao et al. 2021, Eq. 5, with the
  * official f / s_t^2 scaling): f(y, t) / s_t^2 - ||y - x_{t+1}||^2 / (2 sigma_{t+1}^2), the Gaussian
  * term off at the top level. Returns [B].
@@ -98,8 +110,7 @@ export function conditionalLogProb(
   return tf.tidy(() => {
     const tNext = nextLevel(t);
     const f = tf.div(net.energy(y, t), tf.gather(st.stepSizes, t));
-    const axes = Array.from({ length: y.rank - 1 }, (_, i) => i + 1);
-    const sq = tf.sum(tf.square(tf.sub(y, xNext)), axes);
+    const sq = squaredNorms(tf.sub(y, xNext));
     const sigma = tf.gather(st.sigmas, tNext);
     const gauss = tf.div(tf.mul(sq, tf.gather(st.isRecovery, tNext)), tf.mul(2, tf.square(sigma)));
     return tf.sub(f, gauss) as tf.Tensor1D;

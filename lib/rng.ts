@@ -3,6 +3,7 @@
  * stream is reproducible and its state (seed, counter) fits in a checkpoint.
  */
 import * as tf from "@tensorflow/tfjs";
+import { randomNormal } from "./kernels/random_normal.ts";
 
 export interface RngState {
   seed: number;
@@ -82,9 +83,9 @@ export class Rng {
     return new JsRandom(this.nextSeed());
   }
 
-  /** Standard normal tensor. */
+  /** Standard normal tensor (drawn on the device on WebGPU: lib/kernels/random_normal.ts). */
   normal(shape: number[]): tf.Tensor {
-    return tf.randomNormal(shape, 0, 1, "float32", this.nextSeed());
+    return randomNormal(shape, this.nextSeed());
   }
 
   /** Uniform tensor in [0, 1). */

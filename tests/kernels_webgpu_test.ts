@@ -17,6 +17,10 @@ import {
   WORKGROUP_CANDIDATES,
 } from "../lib/kernels/webgpu/workgroups.ts";
 import { energyHead } from "../lib/kernels/energy_head.ts";
+import { randomNormal } from "../lib/kernels/random_normal.ts";
+import { scheduleTensors } from "../lib/recovery.ts";
+import { sampleLangevin } from "../lib/samplers/langevin.ts";
+import { makeSchedule } from "../lib/schedule.ts";
 import { createResNet } from "../lib/nets/resnet.ts";
 import type { ResNetConfig } from "../lib/nets/types.ts";
 import { JsRandom, Rng } from "../lib/rng.ts";
@@ -230,4 +234,79 @@ Deno.test("the energy ResNet on WebGPU kernels equals tfjs's cpu backend: energy
     const err = relError(got[i], want[i]);
     assert.ok(err <= TOL, `${name} relative error ${err.toExponential(2)}`);
   });
+});
+
+Deno.test("device-side normal noise: standard normal, seeded, uncorrelated", async () => {
+  await initBackend("webgpu");
+  const n = 1 << 20;
+  const a = randomNormal([n], 12345);
+  const b = randomNormal([n], 12345);
+  const c = randomNormal([n], 12346);
+  const [va, vb, vc] = await Promise.all([a, b, c].map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose([a, b, c]);
+  assert.deepEqual(va, vb, "the same seed must give the same draw");
+  let same = 0, sum = 0, sq = 0, tails = 0, lag = 0, cross = 0;
+  for (let i = 0; i < n; i++) {
+    if (va[i] === vc[i]) same++;
+    sum += va[i];
+    sq += va[i] * va[i];
+    if (Math.abs(va[i]) > 1.959964) tails++;
+    if (i > 0) lag += va[i] * va[i - 1];
+    cross += va[i] * vc[i];
+  }
+  const mean = sum / n, variance = sq / n - mean * mean;
+  // Standard errors at n = 2^20: mean 0.001, variance 0.0014, tail share 0.0002, correlations 0.001.
+  assert.ok(same < 10, `seeds 12345 and 12346 share ${same} values`);
+  assert.ok(Math.abs(mean) < 0.005, `mean ${mean}`);
+  assert.ok(Math.abs(variance - 1) < 0.007, `variance ${variance}`);
+  assert.ok(Math.abs(tails / n - 0.05) < 0.001, `share beyond 1.96: ${tails / n}`);
+  assert.ok(Math.abs(lag / n) < 0.005, `lag-1 correlation ${lag / n}`);
+  assert.ok(Math.abs(cross / n) < 0.005, `correlation across seeds ${cross / n}`);
+});
+
+Deno.test("a Langevin chain on WebGPU reads nothing back and uploads no noise per step", async () => {
+  await initBackend("webgpu");
+  const config: ResNetConfig = {
+    kind: "resnet",
+    imageSize: 8,
+    channels: 3,
+    ch: 8,
+    chMult: [1, 2],
+    numResBlocks: 1,
+    attention: false,
+    activation: "lrelu",
+    spectralNorm: false,
+  };
+  const net = createResNet(config, new Rng(1));
+  const st = scheduleTensors(makeSchedule({ kind: "drl", T: 6, b2: 2e-4 }));
+  const rng = new Rng(2);
+  const xNext = tf.tidy(() => rng.normal([8, 8, 8, 3]));
+  const t = tf.tensor1d([0, 1, 2, 3, 4, 5, 0, 1], "int32");
+  // Count the backend's reads and the bytes written from the host while the chain is built.
+  const backend = tf.backend() as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const counts = { reads: 0, uploaded: 0 };
+  const originals = { read: backend.read, readSync: backend.readSync, write: backend.write };
+  backend.read = (...args) => (counts.reads++, originals.read.apply(backend, args));
+  backend.readSync = (...args) => (counts.reads++, originals.readSync.apply(backend, args));
+  backend.write = (...args) => {
+    // Outputs of kernels come through here too, without values.
+    counts.uploaded += (args[0] as ArrayBufferView | null | undefined)?.byteLength ?? 0;
+    return originals.write.apply(backend, args);
+  };
+  let chain;
+  try {
+    chain = sampleLangevin(net, xNext, t, st, rng, { steps: 10, sampler: "ula" });
+  } finally {
+    Object.assign(backend, originals);
+  }
+  assert.equal(counts.reads, 0, "the chain read values back to the host");
+  // A step's noise drawn on the host would be one image batch, 8 * 8 * 8 * 3 * 4 = 6,144 bytes;
+  // what remains is tfjs's scalar constants and the [B] level lookups (about 320 bytes a step).
+  const perStep = counts.uploaded / 10;
+  assert.ok(perStep < 6144 / 4, `the chain uploaded ${perStep} bytes per step`);
+  const x = await chain.x.data();
+  assert.ok(x.every(Number.isFinite));
+  tf.dispose([chain.x, chain.acceptance, chain.displacement, xNext, t]);
+  st.dispose();
+  net.dispose();
 });

@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../backend.ts";
 import { installFastKernels } from "../kernels/mod.ts";
-import { fusedConvEnabled, setFusedConvEnabled } from "../kernels/fused_conv.ts";
+import { setWebgpuKernelsEnabled, webgpuKernelsEnabled } from "../kernels/webgpu/enabled.ts";
 import { describeLaunchShapes } from "../kernels/webgpu/workgroups.ts";
 import { countParams } from "../nets/mod.ts";
 import { createTrainState, type TrainState } from "../train_state.ts";
@@ -149,12 +149,12 @@ export async function runBench(
   const mcmcSteps = opts.mcmcSteps ?? BENCH_MCMC_STEPS;
   if (opts.peer) await checkPeerPath(opts.peer.path);
   const native = installFastKernels({ native: opts.native ?? true, threads: opts.threads ?? 1 });
-  setFusedConvEnabled(opts.native ?? true);
+  setWebgpuKernelsEnabled(opts.native ?? true);
   log(`native kernels: ${native.description}`);
   const backend = await initBackend(opts.backend, () => langevinProbe(preset));
   log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
   const kernels = backend.backend === "webgpu"
-    ? (fusedConvEnabled() ? `fused WGSL (${describeLaunchShapes()})` : "tfjs")
+    ? (webgpuKernelsEnabled() ? `fused WGSL (${describeLaunchShapes()})` : "tfjs")
     : (native.backends as string[]).includes(backend.backend)
     ? native.description
     : "tfjs";

@@ -6,8 +6,8 @@
  * only for the parameter gradient) is tfjs ops. Elsewhere the same from tfjs ops.
  */
 import * as tf from "@tensorflow/tfjs";
-import { fusedConvEnabled } from "./fused_conv.ts";
 import { HEAD_GRAD_SHADER, headShader } from "./webgpu/head_wgsl.ts";
+import { webgpuKernelsActive } from "./webgpu/enabled.ts";
 import { isWebgpu, runProgram } from "./webgpu/program.ts";
 import { workgroupSize } from "./webgpu/workgroups.ts";
 
@@ -25,7 +25,7 @@ export function energyHead(x: tf.Tensor4D, v: tf.Tensor2D): tf.Tensor1D {
   if (v.rank !== 2 || v.shape[0] !== x.shape[0] || v.shape[1] !== c) {
     throw new Error(`energyHead expects v [${x.shape[0]}, ${c}], got [${v.shape}]`);
   }
-  if (!fusedConvEnabled() || tf.getBackend() !== "webgpu" || c % 4 !== 0) {
+  if (!webgpuKernelsActive() || c % 4 !== 0) {
     return energyHeadReference(x, v);
   }
   registerKernels();

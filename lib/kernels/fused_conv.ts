@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { conv2dSame } from "./conv2d.ts";
 import { leakyRelu } from "./leaky_relu.ts";
 import { filterGradShader, forwardShader, inputGradShader } from "./webgpu/conv_wgsl.ts";
+import { webgpuKernelsActive } from "./webgpu/enabled.ts";
 import { isWebgpu, runProgram } from "./webgpu/program.ts";
 import { launchShape, workgroupSize } from "./webgpu/workgroups.ts";
 
@@ -42,17 +43,6 @@ interface FusedAttrs {
   residual: boolean;
 }
 
-let fusedEnabled = true;
-
-/** Turns the WebGPU kernels off (tfjs ops everywhere): for comparisons and benchmarks. */
-export function setFusedConvEnabled(on: boolean): void {
-  fusedEnabled = on;
-}
-
-export function fusedConvEnabled(): boolean {
-  return fusedEnabled;
-}
-
 /** The same sum from tfjs ops, in the order the fused kernel adds. */
 export function fusedConvReference(
   x: tf.Tensor4D,
@@ -70,7 +60,7 @@ export function fusedConvReference(
 }
 
 function usesKernels(x: tf.Tensor4D, filter: tf.Tensor4D): boolean {
-  return fusedEnabled && tf.getBackend() === "webgpu" && filter.shape[3] % 4 === 0 &&
+  return webgpuKernelsActive() && filter.shape[3] % 4 === 0 &&
     filter.shape[0] === filter.shape[1] && filter.shape[0] % 2 === 1 &&
     x.shape[3] === filter.shape[2];
 }
