@@ -84,16 +84,24 @@ export function qSamplePairs(
 }
 
 /**
- * ||d_b||^2 per example, as one batched dot product. Not tf.sum(tf.square(d)): tfjs's Sum gradient
- * multiplies by a ones tensor of d's size built on the host, which on a GPU would upload an image
- * batch at every Langevin step; matMul's gradient stays on the device.
+ * ||d_b||^2 per example, with its gradient 2 d dy written out: tfjs's own Sum gradient multiplies
+ * by a ones tensor of d's size built on the host, which on a GPU would upload an image batch at
+ * every Langevin step. The same float operations as tf.sum(tf.square(d)) and its tfjs gradient.
  */
-export function squaredNorms(d: tf.Tensor): tf.Tensor1D {
-  return tf.tidy(() => {
-    const flat = tf.reshape(d, [d.shape[0], 1, -1]) as tf.Tensor3D;
-    return tf.reshape(tf.matMul(flat, flat, false, true), [d.shape[0]]) as tf.Tensor1D;
-  });
-}
+export const squaredNorms: (d: tf.Tensor) => tf.Tensor1D = tf.customGrad(
+  ((d: tf.Tensor, save: (tensors: tf.Tensor[]) => void) => {
+    save([d]);
+    const axes = Array.from({ length: d.rank - 1 }, (_, i) => i + 1);
+    return {
+      value: tf.sum(tf.square(d), axes) as tf.Tensor1D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [x] = saved;
+        const perExample = tf.reshape(dy, [x.shape[0], ...Array(x.rank - 1).fill(1)]);
+        return tf.mul(perExample, tf.mul(x, 2));
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0],
+) as unknown as (d: tf.Tensor) => tf.Tensor1D;
 
 /**
  * The log-density of level t on y = a_{t+1} x_t given x_{t+1} (Gao et al. 2021, Eq. 5, with the

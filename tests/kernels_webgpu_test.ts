@@ -16,9 +16,10 @@ import {
   setLaunchShape,
   WORKGROUP_CANDIDATES,
 } from "../lib/kernels/webgpu/workgroups.ts";
+import { avgPoolCeil } from "../lib/kernels/avg_pool.ts";
 import { energyHead } from "../lib/kernels/energy_head.ts";
 import { randomNormal } from "../lib/kernels/random_normal.ts";
-import { scheduleTensors } from "../lib/recovery.ts";
+import { scheduleTensors, squaredNorms } from "../lib/recovery.ts";
 import { sampleLangevin } from "../lib/samplers/langevin.ts";
 import { makeSchedule } from "../lib/schedule.ts";
 import { createResNet } from "../lib/nets/resnet.ts";
@@ -309,4 +310,46 @@ Deno.test("a Langevin chain on WebGPU reads nothing back and uploads no noise pe
   tf.dispose([chain.x, chain.acceptance, chain.displacement, xNext, t]);
   st.dispose();
   net.dispose();
+});
+
+Deno.test("WebGPU ceil average pool equals tfjs ops, forward and gradient, even and odd sizes", async () => {
+  for (const [h, w] of [[6, 8], [7, 5], [1, 3]]) {
+    const run = async () => {
+      const x = tf.tensor4d(normals(2 * h * w * 8, h * 10 + w), [2, h, w, 8]);
+      const out = avgPoolCeil(x);
+      const r = tf.tensor(normals(out.size, 3), out.shape);
+      const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(avgPoolCeil(v as tf.Tensor4D), r)))(x);
+      const values = await Promise.all([out, dx].map((t) => t.data() as Promise<Float32Array>));
+      tf.dispose([x, out, r, dx]);
+      return values;
+    };
+    await initBackend("cpu");
+    const want = await run();
+    await initBackend("webgpu");
+    const got = await run();
+    ["pool", "dx"].forEach((name, i) => {
+      const err = relError(got[i], want[i]);
+      assert.ok(err <= TOL, `${h}x${w} ${name} relative error ${err.toExponential(2)}`);
+    });
+  }
+});
+
+Deno.test("squaredNorms and its written-out gradient equal tf.sum(tf.square(d)) on cpu and WebGPU", async () => {
+  const d0 = normals(3 * 4 * 5 * 2, 77), r0 = normals(3, 78);
+  const run = async (f: (d: tf.Tensor) => tf.Tensor) => {
+    const d = tf.tensor4d(d0, [3, 4, 5, 2]);
+    const r = tf.tensor1d(r0);
+    const value = f(d);
+    const grad = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(f(v), r)))(d);
+    const out = await Promise.all([value, grad].map((t) => t.data() as Promise<Float32Array>));
+    tf.dispose([d, r, value, grad]);
+    return out;
+  };
+  await initBackend("cpu");
+  const want = await run((d) => tf.sum(tf.square(d), [1, 2, 3]));
+  const cpu = await run(squaredNorms);
+  assert.deepEqual(cpu, want, "on cpu the values and gradient must be bit-identical");
+  await initBackend("webgpu");
+  const gpu = await run(squaredNorms);
+  [0, 1].forEach((i) => assert.ok(relError(gpu[i], want[i]) <= TOL));
 });

@@ -1,9 +1,12 @@
 /**
  * The energy ResNet's downsampling: a 2x2 average pool, stride 2, ceil for odd sizes, an edge
  * window averaging only the pixels inside the image (PyTorch avg_pool2d(ceil_mode=True), TF
- * 'SAME'). With a native implementation installed, one kernel each way; otherwise tfjs ops.
+ * 'SAME'). With a native implementation installed, or on WebGPU, one kernel each way; otherwise
+ * tfjs ops.
  */
 import * as tf from "@tensorflow/tfjs";
+import { avgPoolCeilWebgpu } from "./avg_pool_webgpu.ts";
+import { webgpuKernelsActive } from "./webgpu/enabled.ts";
 
 export const AVG_POOL_CEIL = "DrlAvgPoolCeil";
 export const AVG_POOL_CEIL_GRAD = "DrlAvgPoolCeilGrad";
@@ -74,6 +77,7 @@ function avgPoolCeilOps(x: tf.Tensor4D): tf.Tensor4D {
 
 /** x [B, H, W, C] -> [B, ceil(H/2), ceil(W/2), C]. */
 export function avgPoolCeil(x: tf.Tensor4D): tf.Tensor4D {
+  if (webgpuKernelsActive() && x.shape[3] % 4 === 0) return avgPoolCeilWebgpu(x);
   if (!impls.has(tf.getBackend())) return avgPoolCeilOps(x);
   const attrs = { inputShape: x.shape } as unknown as tf.NamedAttrMap;
   return tf.engine().runKernel(AVG_POOL_CEIL, { x }, attrs) as tf.Tensor4D;
