@@ -4,6 +4,7 @@
  *   deno task bench [--preset cifar10-bench|fmnist-bench|cifar10-official]
  *                   [--backend auto|webgpu|wasm|cpu] [--json] [--peer [PATH]] [--peer-threads N]
  *                   [--reps N] [--mcmc-steps K] [--workload langevin_step|train_iter] [--profile]
+ *                   [--conv]
  *                   [--native on|off] [--threads N]
  *                   [--db URL|PATH] [--no-record]
  *
@@ -37,6 +38,7 @@ interface CliOptions {
   db?: string;
   record: boolean;
   profile?: boolean;
+  conv?: boolean;
   native: "on" | "off";
   threads: string;
 }
@@ -69,6 +71,7 @@ async function bench(opts: CliOptions): Promise<void> {
     workloads: opts.workload ? [opts.workload] : WORKLOAD_NAMES,
     peer,
     profile: opts.profile,
+    conv: opts.conv,
     native: opts.native === "on",
     threads: positiveInt("threads", opts.threads),
   }, log);
@@ -79,10 +82,17 @@ async function bench(opts: CliOptions): Promise<void> {
     for (const p of result.profiles) {
       console.log(JSON.stringify({ profile: p.workload, ...p.profile }));
     }
+    for (const k of result.convKernels) console.log(JSON.stringify(k));
   } else {
     console.log(formatSummary(result));
     for (const p of result.profiles) {
       console.log(`profile of ${p.workload}: ${formatProfile(p.profile)}`);
+    }
+    for (const k of result.convKernels) {
+      console.log(
+        `  conv ${k.conv_kernel.padEnd(11)} ${k.median_ms.toFixed(1)} ms (median of ${k.reps}; ` +
+          `${k.shape}; ${k.impl})`,
+      );
     }
   }
   if (opts.record) {
@@ -140,6 +150,7 @@ if (import.meta.main) {
       )
       .option("--threads <n>", "oneDNN threads", "1")
       .option("--profile", "also profile one run of each workload by kernel (tf.profile)")
+      .option("--conv", "also time one convolution's forward and two gradients alone")
       .option("--no-record", "do not record the results in the database")
       .exitOverride((err) => Deno.exit(err.exitCode === 0 ? 0 : 2))
       .action(bench);

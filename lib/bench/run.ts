@@ -5,6 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../backend.ts";
 import { installFastKernels } from "../kernels/mod.ts";
+import { type ConvKernelLine, timeConvKernels } from "./conv_kernels.ts";
 import { setWebgpuKernelsEnabled, webgpuKernelsEnabled } from "../kernels/webgpu/enabled.ts";
 import { describeLaunchShapes } from "../kernels/webgpu/workgroups.ts";
 import { countParams } from "../nets/mod.ts";
@@ -35,6 +36,8 @@ export interface BenchOptions {
   peer?: { path: string; python: string; threads?: number } | null;
   /** Also profile one run of each workload by kernel (tf.profile). */
   profile?: boolean;
+  /** Also time one convolution's three directions alone (conv_kernels.ts). */
+  conv?: boolean;
   /**
    * The project's own kernels: oneDNN where it loads (cpu and wasm backends), the fused WGSL
    * kernels on webgpu; false runs tfjs's stock kernels. Default true.
@@ -89,6 +92,8 @@ export interface BenchResult {
   peer: PeerLine[];
   ratios: RatioLine[];
   profiles: { workload: WorkloadName; profile: Profile }[];
+  /** With `conv`: one convolution's kernels timed alone. */
+  convKernels: ConvKernelLine[];
 }
 
 function makeWorkload(name: WorkloadName, s: TrainState, batch: number): Workload {
@@ -200,6 +205,11 @@ export async function runBench(
   } finally {
     disposeState(s);
   }
+  let convKernels: ConvKernelLine[] = [];
+  if (opts.conv) {
+    log("timing one convolution's kernels alone");
+    convKernels = await timeConvKernels();
+  }
   let peer: PeerLine[] = [];
   if (opts.peer) {
     log(`running the peer ${opts.peer.path}`);
@@ -210,5 +220,5 @@ export async function runBench(
       mcmcSteps,
     });
   }
-  return { backend, preset, lines, peer, ratios: ratiosOf(lines, peer), profiles };
+  return { backend, preset, lines, peer, ratios: ratiosOf(lines, peer), profiles, convKernels };
 }

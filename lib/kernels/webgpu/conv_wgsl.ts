@@ -170,7 +170,7 @@ fn main(index: i32) {
 
 /**
  * dw[a, bb, ci group, 4 co..]: one workgroup per output block (flat workgroup index), its
- * invocations striding over all B*H*W pixels, then a tree reduction in workgroup memory.
+ * invocations striding over the B*H rows, then a tree reduction in workgroup memory.
  */
 export function filterGradShader(o: ConvShaderOptions, workgroupSize: number): string {
   const k = o.kernel, pad = (k - 1) / 2;
@@ -204,18 +204,19 @@ fn main(index: i32) {
   let bb = tap % ${k};
   let H = uniforms.xShape.y;
   let W = uniforms.xShape.z;
-  let pixels = select(0, uniforms.xShape.x * H * W, g < groups);
+  // Whole rows per invocation: the tap's valid columns are known per row, no division per pixel.
+  let rows = select(0, uniforms.xShape.x * H, g < groups);
+  let wStart = max(0, ${pad} - bb);
+  let wEnd = min(W, W + ${pad} - bb);
   ${accs}
-  for (var n = l; n < pixels; n = n + ${workgroupSize}) {
-    let w = n % W;
-    let h = (n / W) % H;
-    let b = n / (W * H);
-    let hi = h + a - ${pad};
-    let wi = w + bb - ${pad};
-    if (hi >= 0 && hi < H && wi >= 0 && wi < W) {
-      let xr = x[((b * H + hi) * W + wi) * ciGroups + ci];
+  for (var r = l; r < rows; r = r + ${workgroupSize}) {
+    let hi = r % H + a - ${pad};
+    if (hi < 0 || hi >= H) { continue; }
+    let xRow = ((r / H) * H + hi) * W + bb - ${pad};
+    for (var w = wStart; w < wEnd; w = w + 1) {
+      let xr = x[(xRow + w) * ciGroups + ci];
       let xv = ${xv};
-      let d = dy[n * Co4 + co4];
+      let d = dy[(r * W + w) * Co4 + co4];
       ${fma}
     }
   }
