@@ -4,7 +4,9 @@
  * the fused convolution's output and its gradients with respect to every input (x, filter, bias,
  * time-embedding bias, residual) within 1e-4 relative, for 3x3 and 1x1 kernels, 1, 3 and 4k input
  * channels, widths that are and are not multiples of the 4 pixels a kernel invocation computes, and
- * every workgroup size the tuner may pick.
+ * every launch shape the tuner may pick; the head, the pool and the device-side noise; the whole
+ * energy ResNet; and that a Langevin chain on WebGPU reads nothing back, uploads no noise, and
+ * neither leaks tensors nor grows the GPU buffer pool over 1,000 steps.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
@@ -352,4 +354,41 @@ Deno.test("squaredNorms and its written-out gradient equal tf.sum(tf.square(d)) 
   await initBackend("webgpu");
   const gpu = await run(squaredNorms);
   [0, 1].forEach((i) => assert.ok(relError(gpu[i], want[i]) <= TOL));
+});
+
+Deno.test("memory on WebGPU: 1,000 steps of the sampler leave only its outputs; GPU buffers do not grow", async () => {
+  await initBackend("webgpu");
+  const config: ResNetConfig = {
+    kind: "resnet",
+    imageSize: 8,
+    channels: 3,
+    ch: 8,
+    chMult: [1, 2],
+    numResBlocks: 1,
+    attention: false,
+    activation: "lrelu",
+    spectralNorm: false,
+  };
+  const net = createResNet(config, new Rng(1));
+  const st = scheduleTensors(makeSchedule({ kind: "drl", T: 6, b2: 2e-4 }));
+  const xNext = tf.tidy(() => new Rng(2).normal([2, 8, 8, 3]));
+  const t = tf.tensor1d([2, 3], "int32");
+  const gpuBytes = () =>
+    (tf.memory() as unknown as { numBytesAllocatedInGPU: number }).numBytesAllocatedInGPU;
+  const chain = async (steps: number) => {
+    const r = sampleLangevin(net, xNext, t, st, new Rng(3), { steps, sampler: "ula" });
+    await r.x.data();
+    return [r.x, r.acceptance, r.displacement];
+  };
+  tf.dispose(await chain(100)); // compiles, fills the buffer pool
+  const before = tf.memory().numTensors;
+  const afterWarm = gpuBytes();
+  assert.ok(afterWarm > 0, `the backend reports ${afterWarm} bytes of GPU buffers`);
+  const outputs = await chain(1000);
+  assert.equal(tf.memory().numTensors, before + 3, "only x, acceptance and displacement remain");
+  tf.dispose(outputs);
+  assert.equal(gpuBytes(), afterWarm, "GPU buffers allocated grew over 1,000 steps");
+  tf.dispose([xNext, t]);
+  st.dispose();
+  net.dispose();
 });
