@@ -3,7 +3,7 @@
  * mesa-vulkan-drivers provides) against tfjs's own ops on the cpu backend, on random inputs:
  * the fused convolution's output and its gradients with respect to every input (x, filter, bias,
  * time-embedding bias, residual) within 1e-4 relative, for 3x3 and 1x1 kernels, 1, 3 and 4k input
- * channels, widths that are and are not multiples of the 4 pixels a kernel invocation computes, and
+ * channels, widths that leave a partial tile of the pixels one kernel invocation computes, and
  * every launch shape the tuner may pick; the head, the pool and the device-side noise; the whole
  * energy ResNet; and that a Langevin chain on WebGPU reads nothing back, uploads no noise, and
  * neither leaks tensors nor grows the GPU buffer pool over 1,000 steps.
