@@ -1,6 +1,7 @@
 /**
  * Images end to end on the project's own fixtures: train cifar10-tiny on a CIFAR-10 binary
- * fixture, sample from its checkpoint twice with one seed (identical images), and run a long chain.
+ * fixture, sample from its checkpoint twice with one seed (identical images), score the run with
+ * `deno task fid run:ID`, and run a long chain.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -10,6 +11,8 @@ import { openResultsDb } from "../lib/db/mod.ts";
 import { train } from "../lib/run.ts";
 import { sampleFromCheckpoint } from "../lib/sample_run.ts";
 import { readPng } from "../lib/io/png.ts";
+import { encodeGraphDef } from "../lib/metrics/inception/graphdef.ts";
+import { buildGraph } from "./helpers/tiny_inception_graph.ts";
 
 Deno.test("cifar10-tiny trains on the fixture; sampling is reproducible; long runs are recorded", async () => {
   const dir = await Deno.makeTempDir();
@@ -51,6 +54,23 @@ Deno.test("cifar10-tiny trains on the fixture; sampling is reproducible; long ru
   assert.equal(grid.width, 7 * 32 + 8 * 2);
   assert.equal(grid.height, 3 * 32 + 4 * 2);
   assert.equal([...Deno.readDirSync(join(dir, "pngs"))].length, 3);
+  // `deno task fid run:ID` draws the same images as `sample` with that seed: its FID against the
+  // PNGs just written is ~0 (8-bit rounding only), far below another seed's.
+  const graphPath = join(dir, "tiny.pb");
+  await Deno.writeFile(graphPath, encodeGraphDef(buildGraph()));
+  const fidOf = async (seed: number) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "-q", "fid", `run:${s.runId}`, join(dir, "pngs"), "--inception", graphPath]
+        .concat(["--n", "3", "--seed", String(seed), "--batch", "3", "--backend", "cpu"])
+        .concat(["--db", join(dir, "r", "results.db"), "--json"]),
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { XDG_RUNTIME_DIR: "/tmp" },
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout)).fid as number;
+  };
+  const same = await fidOf(7), other = await fidOf(8);
+  assert.ok(other > 0 && same < 0.01 * other, `FID same seed ${same}, other seed ${other}`);
   const long = await sampleFromCheckpoint({ ...opts, longRun: 10, out: join(dir, "l.png") }, db);
   assert.deepEqual(long.longRun.map((r) => r.step), [0, 1, 2, 5, 10]);
   assert.ok(long.longRun.every((r) => Number.isFinite(r.energy) && r.std > 0));
