@@ -10,6 +10,8 @@ import type { TrainConfig } from "./config.ts";
 import { dataSourceFor } from "./data/source.ts";
 import type { MetricRow, ResultsDb } from "./db/mod.ts";
 import { openResultsDbOrFallback } from "./db/mod.ts";
+import { JOURNAL_FILE } from "./db/journal.ts";
+import { RunRecorder } from "./db/run_recorder.ts";
 import { UserError } from "./errors.ts";
 import { evaluateToy2dRun, evaluationRows } from "./eval_toy2d.ts";
 import { gitCommit } from "./git.ts";
@@ -38,6 +40,8 @@ export interface TrainOptions {
   resultsDir: string;
   /** SQLite file (default <resultsDir>/results.db); DATABASE_URL selects PostgreSQL. */
   dbPath?: string;
+  /** An open results database to use instead (the caller closes it). */
+  db?: ResultsDb;
   log?: (line: string) => void;
 }
 
@@ -50,6 +54,8 @@ export interface TrainSummary {
   evaluation: { name: string; value: number }[];
   figures: string[];
   checkpoint: string;
+  /** The journal of writes the database did not take (it was lost mid-run), or null. */
+  journal: string | null;
   runDir: string;
 }
 
@@ -96,6 +102,7 @@ function backendProbe(config: TrainConfig): Probe {
 export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((line: string) => console.log(line));
   await ensureWritable(opts.resultsDir);
+  if (opts.db) return await trainWithDb(opts, opts.db, log);
   const db = await openResultsDbOrFallback({
     path: opts.dbPath ?? join(opts.resultsDir, "results.db"),
     warn: log,
@@ -103,7 +110,8 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   try {
     return await trainWithDb(opts, db, log);
   } finally {
-    await db.close();
+    // A database lost mid-run may fail to close too; the run's rows are in its journal then.
+    await db.close().catch((err) => log(`warning: closing the results database: ${err.message}`));
   }
 }
 
@@ -168,13 +176,15 @@ async function trainWithDb(
     await Deno.writeTextFile(join(runDir, "config.json"), JSON.stringify(config, null, 2) + "\n");
   }
   const ckptPath = join(runDir, CHECKPOINT_FILE);
+  const runUid = (await db.getRun(runId))!.uid;
+  const rec = new RunRecorder(db, runId, runUid, join(runDir, JOURNAL_FILE), log);
 
   let state: TrainState;
   if (resumeFrom) {
     state = restoreTrainState(await loadCheckpoint(resumeFrom), resumeFrom, config);
     // Rows logged after the checkpoint belong to steps that will run again.
-    await db.deleteMetricsAfter(runId, state.step);
-    await db.setRunStatus(runId, "running", `resumed at step ${state.step}`);
+    await rec.deleteMetricsAfter(state.step);
+    await rec.setRunStatus("running", `resumed at step ${state.step}`);
     log(`resuming run ${runId} at step ${state.step} from ${resumeFrom}`);
   } else {
     state = createTrainState(config);
@@ -208,7 +218,7 @@ async function trainWithDb(
   const checkpoint = async () => {
     // Rows first, then the checkpoint: a kill in between leaves rows past the checkpoint, which a
     // resume deletes and logs again, so the database always matches what training did.
-    await db.logMetrics(pending.splice(0));
+    await rec.logMetrics(pending.splice(0));
     await saveTrainState(ckptPath, state, commit, { runId });
   };
 
@@ -216,17 +226,25 @@ async function trainWithDb(
     status: "completed" | "stopped",
     evaluation: { name: string; value: number }[],
     secondsPerStep: number,
-  ): TrainSummary => ({
-    runId,
-    status,
-    steps: state.step,
-    secondsPerStep,
-    backend,
-    evaluation,
-    figures,
-    checkpoint: ckptPath,
-    runDir,
-  });
+  ): TrainSummary => {
+    if (rec.lost) {
+      log(
+        `the results database was lost during run ${runId}; load its rows with: ${rec.replayHint()}`,
+      );
+    }
+    return {
+      runId,
+      status,
+      steps: state.step,
+      secondsPerStep,
+      backend,
+      evaluation,
+      figures,
+      checkpoint: ckptPath,
+      runDir,
+      journal: rec.lost ? rec.journalPath : null,
+    };
+  };
 
   try {
     while (state.step < config.train.iterations && !stopSignal) {
@@ -235,10 +253,10 @@ async function trainWithDb(
       x0.dispose();
       const bad = divergence(r.meanLoss, config.train.lossLimit);
       if (bad) {
-        await db.logMetrics(pending.splice(0));
+        await rec.logMetrics(pending.splice(0));
         const message = `training diverged at step ${state.step + 1}: ${bad}; the last good ` +
           `checkpoint is kept in ${ckptPath}; lower --b2 or --lr, or set --grad-clip`;
-        await db.setRunStatus(runId, "failed", message);
+        await rec.setRunStatus("failed", message);
         throw new UserError(message);
       }
       state.step++;
@@ -277,18 +295,18 @@ async function trainWithDb(
       ) {
         const path = join(runDir, `samples_step${state.step}.png`);
         await state.ema.withEmaWeights(() => writeImageSamples(config, state.net, state.st, path));
-        await db.addArtifact({ runId, kind: "grid", path, step: state.step });
+        await rec.addArtifact({ kind: "grid", path, step: state.step });
         figures.push(path);
       }
     }
     progress.stop();
     await checkpoint();
-    await db.addArtifact({ runId, kind: "checkpoint", path: ckptPath, step: state.step });
+    await rec.addArtifact({ kind: "checkpoint", path: ckptPath, step: state.step });
     const perStep = state.step > startStep
       ? (performance.now() - t0) / 1000 / (state.step - startStep)
       : NaN;
     if (stopSignal) {
-      await db.setRunStatus(runId, "stopped", `stopped by ${stopSignal} at step ${state.step}`);
+      await rec.setRunStatus("stopped", `stopped by ${stopSignal} at step ${state.step}`);
       log(`stopped by ${stopSignal} at step ${state.step}; resume with --resume ${runId}`);
       return summary("stopped", [], perStep);
     }
@@ -301,12 +319,12 @@ async function trainWithDb(
         evaluateToy2dRun(config, state.net, state.st, figurePath)
       );
       for (const row of evaluationRows(report.evaluation)) {
-        await db.addEvaluation({ runId, ...row });
+        await rec.addEvaluation(row);
         evaluation.push({ name: row.name, value: row.value });
       }
-      await db.addArtifact({ runId, kind: "figure", path: figurePath, step: state.step });
+      await rec.addArtifact({ kind: "figure", path: figurePath, step: state.step });
       figures.push(figurePath);
-      await db.logMetrics(report.levelStats.flatMap((l) => [
+      await rec.logMetrics(report.levelStats.flatMap((l) => [
         { runId, step: state.step, level: l.level, name: "eval_acceptance", value: l.acceptance },
         {
           runId,
@@ -319,17 +337,16 @@ async function trainWithDb(
     } else {
       const path = join(runDir, "samples.png");
       await state.ema.withEmaWeights(() => writeImageSamples(config, state.net, state.st, path));
-      await db.addArtifact({ runId, kind: "grid", path, step: state.step });
+      await rec.addArtifact({ kind: "grid", path, step: state.step });
       figures.push(path);
     }
-    await db.setRunStatus(runId, "completed");
+    await rec.setRunStatus("completed");
     return summary("completed", evaluation, perStep);
   } catch (err) {
     progress.stop();
-    const run = await db.getRun(runId);
-    if (run?.status === "running") {
-      await db.logMetrics(pending.splice(0)).catch(() => {});
-      await db.setRunStatus(runId, "failed", (err as Error).message.split("\n")[0]);
+    if (rec.status === "running") {
+      await rec.logMetrics(pending.splice(0)).catch(() => {});
+      await rec.setRunStatus("failed", (err as Error).message.split("\n")[0]).catch(() => {});
     }
     throw err;
   } finally {

@@ -4,20 +4,24 @@
  *   deno task db export --run ID [--run ID ...] [--out FILE] [--db URL|PATH]
  *   deno task db import FILE [--db URL|PATH]
  *   deno task db sync --to URL [--from PATH] [--include-running]
+ *   deno task db replay FILE [--db URL|PATH]
  *
  * --db defaults to DATABASE_URL, else results/results.db. Runs keep a unique id (uid) across
- * databases, so import and sync never duplicate a run.
+ * databases, so import and sync never duplicate a run. replay loads the journal a training run
+ * wrote when it lost its database mid-run (results/runs/ID/db_journal.json).
  */
 import { Command, InvalidArgumentError } from "commander";
 import { runMain, UserError } from "../lib/errors.ts";
 import {
   dbOptionsFor,
   decodeExportFile,
+  decodeJournal,
   DEFAULT_DB_PATH,
   encodeExportFile,
   exportRuns,
   importBundles,
   openResultsDb,
+  replayJournal,
   type ResultsDb,
   syncRuns,
 } from "../lib/db/mod.ts";
@@ -83,6 +87,27 @@ async function importCommand(file: string, opts: { db?: string }) {
   );
 }
 
+async function replayCommand(file: string, opts: { db?: string }) {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (err) {
+    throw new UserError(`cannot read ${file} (${(err as Error).message}): check the path`);
+  }
+  const journal = decodeJournal(text, file);
+  const summary = await withDb(opts.db, async (db) => ({
+    ...(await replayJournal(db, journal)),
+    location: db.location,
+  }));
+  console.log(
+    `replayed ${file} into run ${summary.runId} of ${summary.location}: ` +
+      `${summary.metrics} metric row(s), ${summary.evaluations} evaluation(s), ` +
+      `${summary.artifacts} artifact(s) added` +
+      (summary.status ? `; status ${summary.status}` : "") +
+      " (rows already there were kept; replaying again changes nothing)",
+  );
+}
+
 async function syncCommand(opts: { to: string; from: string; includeRunning?: boolean }) {
   try {
     await Deno.stat(opts.from);
@@ -125,6 +150,11 @@ function buildProgram(): Command {
     .argument("<file>", "a file written by db export")
     .option(dbOption, dbHelp)
     .action(importCommand);
+  program.command("replay")
+    .description("load the journal of a run that lost its database mid-run")
+    .argument("<file>", "the run's db_journal.json (in its run folder)")
+    .option(dbOption, dbHelp)
+    .action(replayCommand);
   program.command("sync")
     .description("push local SQLite runs to another database (e.g. the lab's PostgreSQL)")
     .requiredOption("--to <url>", 'target database, e.g. "$DATABASE_URL"')

@@ -15,15 +15,15 @@ export interface ExportFile {
   runs: RunBundle[];
 }
 
-type JsonNumber = number | "NaN" | "Infinity" | "-Infinity";
+export type JsonNumber = number | "NaN" | "Infinity" | "-Infinity";
 
-function encodeNumber(value: number): JsonNumber {
+export function encodeNumber(value: number): JsonNumber {
   if (Number.isFinite(value)) return value;
   if (Number.isNaN(value)) return "NaN";
   return value > 0 ? "Infinity" : "-Infinity";
 }
 
-function decodeNumber(value: unknown, where: string): number {
+export function decodeNumber(value: unknown, where: string): number {
   if (typeof value === "number") return value;
   if (value === "NaN") return NaN;
   if (value === "Infinity") return Infinity;

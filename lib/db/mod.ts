@@ -29,6 +29,14 @@ export {
 export { SCHEMA_VERSION } from "./migrations.ts";
 export { decodeExportFile, encodeExportFile } from "./bundle_file.ts";
 export {
+  decodeJournal,
+  type Journal,
+  JOURNAL_FILE,
+  replayJournal,
+  type ReplaySummary,
+} from "./journal.ts";
+export { RunRecorder } from "./run_recorder.ts";
+export {
   exportRuns,
   importBundles,
   type ImportSummary,
