@@ -43,6 +43,14 @@ async function withDb<T>(value: string | undefined, body: (db: ResultsDb) => Pro
   }
 }
 
+async function readInput(file: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(file);
+  } catch (err) {
+    throw new UserError(`cannot read ${file} (${(err as Error).message}): check the path`);
+  }
+}
+
 function ids(list: number[]): string {
   return list.length ? ` (ids ${list.join(", ")})` : "";
 }
@@ -70,12 +78,7 @@ async function exportCommand(opts: { run?: number[]; all?: boolean; out?: string
 }
 
 async function importCommand(file: string, opts: { db?: string }) {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (err) {
-    throw new UserError(`cannot read ${file} (${(err as Error).message}): check the path`);
-  }
+  const text = await readInput(file);
   const bundles = decodeExportFile(text, file);
   const summary = await withDb(opts.db, async (db) => {
     const s = await importBundles(db, bundles);
@@ -88,12 +91,7 @@ async function importCommand(file: string, opts: { db?: string }) {
 }
 
 async function replayCommand(file: string, opts: { db?: string }) {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(file);
-  } catch (err) {
-    throw new UserError(`cannot read ${file} (${(err as Error).message}): check the path`);
-  }
+  const text = await readInput(file);
   const journal = decodeJournal(text, file);
   const summary = await withDb(opts.db, async (db) => ({
     ...(await replayJournal(db, journal)),

@@ -8,37 +8,19 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
+import { normals, relError, TOL } from "./helpers/compare.ts";
 import { conv2dSame, conv2dSameImplName } from "../lib/kernels/conv2d.ts";
 import { loadDnnl } from "../lib/kernels/dnnl_ffi.ts";
 import { disableNativeKernels, enableNativeKernels } from "../lib/kernels/native.ts";
 import { leakyRelu } from "../lib/kernels/leaky_relu.ts";
 import { avgPoolCeil } from "../lib/kernels/avg_pool.ts";
 import { installZeroCopyWasmIdentity } from "../lib/kernels/wasm_identity.ts";
-import { JsRandom } from "../lib/rng.ts";
 import { benchTrainConfig } from "../lib/bench/presets.ts";
 import { benchBatch } from "../lib/bench/workloads.ts";
 import { makeTrainStep } from "../lib/train.ts";
 import { createTrainState } from "../lib/train_state.ts";
 
 await initBackend("cpu");
-
-const TOL = 1e-4;
-
-function normals(n: number, seed: number): Float32Array {
-  const r = new JsRandom(seed);
-  return Float32Array.from({ length: n }, () => r.normal());
-}
-
-/** max |a - b| / max |b|: relative to the reference's scale (elementwise ratios blow up near 0). */
-function relError(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
 
 interface Case {
   batch: number;

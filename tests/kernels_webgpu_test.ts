@@ -11,6 +11,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
+import { normals, relError, TOL } from "./helpers/compare.ts";
 import { fusedConv, type FusedConvOptions } from "../lib/kernels/fused_conv.ts";
 import {
   PIXEL_CANDIDATES,
@@ -26,25 +27,7 @@ import { sampleLangevin } from "../lib/samplers/langevin.ts";
 import { makeSchedule } from "../lib/schedule.ts";
 import { createResNet } from "../lib/nets/resnet.ts";
 import type { ResNetConfig } from "../lib/nets/types.ts";
-import { JsRandom, Rng } from "../lib/rng.ts";
-
-const TOL = 1e-4;
-
-function normals(n: number, seed: number): Float32Array {
-  const r = new JsRandom(seed);
-  return Float32Array.from({ length: n }, () => r.normal());
-}
-
-/** max |a - b| / max |b|: relative to the reference's scale. */
-function relError(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let diff = 0, scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-30);
-}
+import { Rng } from "../lib/rng.ts";
 
 interface ConvCase {
   batch: number;
@@ -108,6 +91,21 @@ async function compare(c: ConvCase, seed: number): Promise<void> {
     const err = relError(got[name], want[name]);
     assert.ok(err <= TOL, `${JSON.stringify(c)}: ${name} relative error ${err.toExponential(2)}`);
   }
+}
+
+/** A two-level energy ResNet (8 and 16 channels), lrelu, as the kernels see it. */
+function smallNet(imageSize: number, numResBlocks: number): ResNetConfig {
+  return {
+    kind: "resnet",
+    imageSize,
+    channels: 3,
+    ch: 8,
+    chMult: [1, 2],
+    numResBlocks,
+    attention: false,
+    activation: "lrelu",
+    spectralNorm: false,
+  };
 }
 
 const base = { leaky: true, bias: true, rowBias: true, residual: true };
@@ -203,17 +201,7 @@ Deno.test("WebGPU energy head equals tfjs ops, forward and both gradients", asyn
 });
 
 Deno.test("the energy ResNet on WebGPU kernels equals tfjs's cpu backend: energy and dE/dy", async () => {
-  const config: ResNetConfig = {
-    kind: "resnet",
-    imageSize: 12,
-    channels: 3,
-    ch: 8,
-    chMult: [1, 2],
-    numResBlocks: 2,
-    attention: false,
-    activation: "lrelu",
-    spectralNorm: false,
-  };
+  const config = smallNet(12, 2);
   const run = async () => {
     const net = createResNet(config, new Rng(5));
     // Every parameter away from its near-zero init, so each branch contributes.
@@ -269,17 +257,7 @@ Deno.test("device-side normal noise: standard normal, seeded, uncorrelated", asy
 
 Deno.test("a Langevin chain on WebGPU reads nothing back and uploads no noise per step", async () => {
   await initBackend("webgpu");
-  const config: ResNetConfig = {
-    kind: "resnet",
-    imageSize: 8,
-    channels: 3,
-    ch: 8,
-    chMult: [1, 2],
-    numResBlocks: 1,
-    attention: false,
-    activation: "lrelu",
-    spectralNorm: false,
-  };
+  const config = smallNet(8, 1);
   const net = createResNet(config, new Rng(1));
   const st = scheduleTensors(makeSchedule({ kind: "drl", T: 6, b2: 2e-4 }));
   const rng = new Rng(2);
@@ -358,17 +336,7 @@ Deno.test("squaredNorms and its written-out gradient equal tf.sum(tf.square(d)) 
 
 Deno.test("memory on WebGPU: 1,000 steps of the sampler leave only its outputs; GPU buffers do not grow", async () => {
   await initBackend("webgpu");
-  const config: ResNetConfig = {
-    kind: "resnet",
-    imageSize: 8,
-    channels: 3,
-    ch: 8,
-    chMult: [1, 2],
-    numResBlocks: 1,
-    attention: false,
-    activation: "lrelu",
-    spectralNorm: false,
-  };
+  const config = smallNet(8, 1);
   const net = createResNet(config, new Rng(1));
   const st = scheduleTensors(makeSchedule({ kind: "drl", T: 6, b2: 2e-4 }));
   const xNext = tf.tidy(() => new Rng(2).normal([2, 8, 8, 3]));

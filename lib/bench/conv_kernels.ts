@@ -15,6 +15,7 @@ import {
 } from "../kernels/conv2d.ts";
 import { fusedConv, fusedConvFilterGrad, fusedConvInputGrad } from "../kernels/fused_conv.ts";
 import { webgpuKernelsActive } from "../kernels/webgpu/enabled.ts";
+import { medianMs } from "../kernels/webgpu/tune.ts";
 
 export interface ConvKernelLine {
   conv_kernel: "forward" | "input_grad" | "filter_grad";
@@ -25,22 +26,6 @@ export interface ConvKernelLine {
 }
 
 const SHAPE = "x [16,32,32,32], w [3,3,32,32]";
-
-async function medianMs(run: () => tf.Tensor, reps: number): Promise<number> {
-  const once = async () => {
-    const t0 = performance.now();
-    const out = run();
-    const one = tf.tidy(() => tf.slice(tf.reshape(out, [-1]), 0, 1));
-    await one.data();
-    tf.dispose([out, one]);
-    return performance.now() - t0;
-  };
-  await once();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) times.push(await once());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
 export async function timeConvKernels(reps = 7): Promise<ConvKernelLine[]> {
   const x = tf.randomNormal([16, 32, 32, 32], 0, 1, "float32", 1) as tf.Tensor4D;

@@ -41,6 +41,20 @@ fn actGrad1(v: f32) -> f32 { return select(uniforms.slope, 1.0, v > 0.0); }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/**
+ * WGSL loading tap row a's k weight blocks for input channel (group) ci and output group co4: with
+ * vecIn a mat4x4 whose columns are the four input channels' rows of four outputs, else one vec4.
+ */
+function weightBlocks(k: number, vecIn: boolean): string {
+  return range(k).map((bb) => {
+    const base = `((a * ${k} + ${bb}) * Ci + ci${vecIn ? " * 4" : ""}) * Co4 + co4`;
+    return vecIn
+      ? `let wb${bb} = ${base};
+      let m${bb} = mat4x4<f32>(w[wb${bb}], w[wb${bb} + Co4], w[wb${bb} + 2 * Co4], w[wb${bb} + 3 * Co4]);`
+      : `let m${bb} = w[${base}];`;
+  }).join("\n      ");
+}
+
 /** Decodes `index` into batch b, row h, first column w0 and channel group `group` of `groups`. */
 function pixelTileDecode(groups: string, pixels: number): string {
   return `
@@ -63,13 +77,7 @@ export function forwardShader(o: ForwardShaderOptions): string {
   const loadInputs = range(cols).map((c) =>
     `let x${c} = ${act(`loadX(rowBase, w0 + ${c - pad}, ci)`)};`
   ).join("\n      ");
-  const weights = range(k).map((bb) => {
-    const base = `((a * ${k} + ${bb}) * Ci + ci${o.vecIn ? " * 4" : ""}) * Co4 + co4`;
-    return o.vecIn
-      ? `let wb${bb} = ${base};
-      let m${bb} = mat4x4<f32>(w[wb${bb}], w[wb${bb} + Co4], w[wb${bb} + 2 * Co4], w[wb${bb} + 3 * Co4]);`
-      : `let m${bb} = w[${base}];`;
-  }).join("\n      ");
+  const weights = weightBlocks(k, o.vecIn);
   // mat * vec (vecIn): the sum over the four input channels of weight row * input value.
   const fma = range(P).flatMap((p) =>
     range(k).map((bb) => `acc${p} = acc${p} + m${bb} * x${p + bb};`)
@@ -119,13 +127,7 @@ export function inputGradShader(o: ConvShaderOptions): string {
   // Output column w0 + p meets dy column w0 + p + pad - bb, i.e. loaded column c = p + k-1 - bb.
   const loads = range(cols).map((c) => `let d${c} = loadDy(rowBase, w0 + ${c - pad}, co4);`)
     .join("\n      ");
-  const weights = range(k).map((bb) => {
-    const base = `((a * ${k} + ${bb}) * Ci + ci${o.vecIn ? " * 4" : ""}) * Co4 + co4`;
-    return o.vecIn
-      ? `let wb${bb} = ${base};
-      let m${bb} = mat4x4<f32>(w[wb${bb}], w[wb${bb} + Co4], w[wb${bb} + 2 * Co4], w[wb${bb} + 3 * Co4]);`
-      : `let m${bb} = w[${base}];`;
-  }).join("\n      ");
+  const weights = weightBlocks(k, o.vecIn);
   const fma = range(P).flatMap((p) =>
     range(k).map((bb) => {
       const d = `d${p + k - 1 - bb}`;

@@ -28,7 +28,11 @@ export const DEFAULT_TUNE_SHAPE: TuneShape = { batch: 16, size: 32, channels: 32
 
 let tunedFor: string | null = null;
 
-async function medianMs(run: () => tf.Tensor, reps: number): Promise<number> {
+/**
+ * Median wall time of `reps` calls of `run` after one warm-up call (which also compiles), each
+ * ending with a one-value read-back so the device work is inside the timing.
+ */
+export async function medianMs(run: () => tf.Tensor, reps: number): Promise<number> {
   const once = async () => {
     const t0 = performance.now();
     const out = run();
