@@ -11,6 +11,7 @@ import { JsRandom, Rng } from "../lib/rng.ts";
 import { timestepEmbedding } from "../lib/nets/layers.ts";
 import { avgPoolCeil } from "../lib/nets/resnet.ts";
 import { spectralNormalize } from "../lib/nets/spectral_norm.ts";
+import { createMlp } from "../lib/nets/mlp.ts";
 import {
   countParams,
   createEnergyNet,
@@ -683,4 +684,36 @@ Deno.test("parameter count: SPEC benchmark nets match the description and the Py
   // projections), head 6x8+8.
   assert.equal(countParams(mlp), 42 + 168 + 16 + 64 + 64 + 56);
   mlp.dispose();
+});
+
+Deno.test("mlp fourier features: the first layer sees [y, sin(2^k pi y), cos(2^k pi y)]", async () => {
+  const withFeatures = createMlp(mlpConfig({ fourier: 2, activation: "lrelu" }), new Rng(3));
+  // The same parameters (same seed, same shapes) fed the features by hand.
+  const byHand = createMlp(mlpConfig({ inputDim: 10, activation: "lrelu" }), new Rng(3));
+  const y = tf.tensor2d(jsNormals(5 * 2, 4, 0.7), [5, 2]);
+  const t = tf.tensor1d([0, 1, 2, 3, 4], "int32");
+  const [y0, y1] = tf.split(y, 2, 1);
+  const angles = [
+    tf.mul(y0, Math.PI),
+    tf.mul(y1, Math.PI),
+    tf.mul(y0, 2 * Math.PI),
+    tf.mul(y1, 2 * Math.PI),
+  ];
+  const manual = tf.concat(
+    [y, ...angles.map((a) => tf.sin(a)), ...angles.map((a) => tf.cos(a))],
+    1,
+  );
+  const a = await withFeatures.energy(y, t).data();
+  const b = await byHand.energy(manual, t).data();
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs(a[i] - b[i]) <= 1e-5 * (1 + Math.abs(b[i])));
+  }
+  // Configs written before the field existed (no fourier) build the plain net.
+  const { fourier: _, ...old } = mlpConfig();
+  const plain = createMlp(old as MlpConfig, new Rng(3));
+  assert.equal(plain.params.get("hidden0.w")!.shape[0], 2);
+  assert.equal(withFeatures.params.get("hidden0.w")!.shape[0], 10);
+  assert.throws(() => createMlp(mlpConfig({ fourier: -1 }), new Rng(3)), UserError);
+  tf.dispose([y, t, y0, y1, manual, ...angles]);
+  [withFeatures, byHand, plain].forEach((n) => n.dispose());
 });

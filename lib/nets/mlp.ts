@@ -3,7 +3,7 @@
  * (Gao et al. 2021, net_res_temb2):
  *
  *   temb = act(dense0(sinusoid(t, tembDim)))
- *   h_0 = y;  h_l = act(W_l h_{l-1} + proj_l(temb)),  l = 1..depth   (width each)
+ *   h_0 = [y, sin(2^k pi y), cos(2^k pi y) for k < fourier];  h_l = act(W_l h_{l-1} + proj_l(temb)),  l = 1..depth   (width each)
  *   f(y, t) = < h_depth, head(temb) >
  *
  * Each layer's time projection doubles as its bias, and all `depth` projections are one matmul;
@@ -30,6 +30,10 @@ function validate(c: MlpConfig): void {
   if (!Number.isInteger(c.tembDim) || c.tembDim < 4) {
     throw new UserError(`tembDim must be an integer >= 4, got ${c.tembDim}`);
   }
+  const fourier = c.fourier ?? 0;
+  if (!Number.isInteger(fourier) || fourier < 0 || fourier > 16) {
+    throw new UserError(`fourier must be an integer in 0..16, got ${c.fourier}`);
+  }
   if (c.activation !== "lrelu" && c.activation !== "swish") {
     throw new UserError(`activation must be lrelu or swish, got '${c.activation}'`);
   }
@@ -39,6 +43,18 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
   validate(config);
   const cfg: MlpConfig = Object.freeze({ ...config });
   const { inputDim, width, depth, tembDim, activation } = cfg;
+  const fourier = cfg.fourier ?? 0;
+  const featureDim = inputDim * (1 + 2 * fourier);
+  // Frequencies 2^k pi, one row per octave, each repeated over the input's coordinates.
+  const freqs = fourier === 0 ? null : tf.tensor2d(
+    Array.from({ length: fourier * inputDim }, (_, i) => 2 ** Math.floor(i / inputDim) * Math.PI),
+    [1, fourier * inputDim],
+  );
+  const features = (y: tf.Tensor): tf.Tensor => {
+    if (!freqs) return y;
+    const arg = tf.mul(tf.tile(y, [1, fourier]), freqs);
+    return tf.concat([y, tf.sin(arg), tf.cos(arg)], 1);
+  };
   const act = (x: tf.Tensor) => activate(x, activation);
   const f = new ParamFactory(rng, cfg.spectralNorm);
 
@@ -47,7 +63,7 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
   const tembProj = f.dense("temb.proj", tembDim, depth * width, { blocks: depth });
   const hidden = Array.from(
     { length: depth },
-    (_, l) => f.dense(`hidden${l}`, l === 0 ? inputDim : width, width, { bias: false }),
+    (_, l) => f.dense(`hidden${l}`, l === 0 ? featureDim : width, width, { bias: false }),
   );
   // As in the ResNet head, the output's time vector is not normalised: it sets the energy scale.
   const head = f.dense("head", tembDim, width, { spectralNorm: false });
@@ -64,7 +80,7 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
       const proj = depth === 1
         ? [dense(temb, tembProj)]
         : tf.split(dense(temb, tembProj), depth, 1);
-      let h: tf.Tensor = y;
+      let h: tf.Tensor = features(y);
       for (let l = 0; l < depth; l++) h = act(tf.add(dense(h, hidden[l]), proj[l]));
       return tf.sum(tf.mul(h, dense(temb, head)), 1) as tf.Tensor1D;
     });
@@ -76,6 +92,9 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
     buffers: f.buffers,
     energy,
     updateSpectralNorm: () => f.updateSpectralNorm(),
-    dispose: () => f.dispose(),
+    dispose: () => {
+      f.dispose();
+      freqs?.dispose();
+    },
   };
 }

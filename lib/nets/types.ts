@@ -13,6 +13,11 @@ export interface MlpConfig {
   depth: number;
   /** Width of the sinusoidal time embedding. */
   tembDim: number;
+  /**
+   * Fourier input features: sin and cos of 2^k pi y for k < fourier are appended to y (Tancik et
+   * al. 2020); 0 (or absent, in configs written before it existed) feeds y alone.
+   */
+  fourier?: number;
   activation: Activation;
   spectralNorm: boolean;
 }
