@@ -1,20 +1,6 @@
 import assert from "node:assert/strict";
 
-const root = new URL("..", import.meta.url).pathname;
-
-async function runScript(script: string, args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-webgpu", `${root}scripts/${script}`, ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+import { ROOT as root, runScript } from "./helpers/script.ts";
 
 function assertOneClearLine(r: { code: number; stderr: string }, pattern: RegExp) {
   assert.equal(r.code, 2, r.stderr);

@@ -1,5 +1,6 @@
 /** Comparison tables (lib/report/compare.ts, format.ts) and `deno task compare` end to end. */
 import assert from "node:assert/strict";
+import { runScript } from "./helpers/script.ts";
 import { openResultsDb } from "../lib/db/mod.ts";
 import { UserError } from "../lib/errors.ts";
 import {
@@ -179,19 +180,7 @@ Deno.test("compare: config flattening keeps nested keys and JSON-encodes leaves"
   });
 });
 
-async function runCompare(args: string[]) {
-  const script = new URL("../scripts/compare.ts", import.meta.url).pathname;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+const runCompare = (args: string[]) => runScript("compare.ts", args);
 
 Deno.test("compare CLI: tables from a database file; bad input exits 2 with one line", () =>
   withFixture(async (f) => {

@@ -3,6 +3,7 @@
  * and labels, crops, batches (scaling, flips, seeded order), and the errors for bad or missing data.
  */
 import assert from "node:assert/strict";
+import { runScript } from "./helpers/script.ts";
 import { UserError } from "../lib/errors.ts";
 import { Rng } from "../lib/rng.ts";
 import { initBackend } from "../lib/backend.ts";
@@ -542,13 +543,7 @@ Deno.test("datasetStats: per-channel mean and std over raw pixels, class counts"
   assert.deepEqual(s.shape, [32, 32, 3]);
 });
 
-async function runData(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const script = new URL("../scripts/data.ts", import.meta.url).pathname;
-  const out = await new Deno.Command(Deno.execPath(), { args: ["run", "-A", script, ...args] })
-    .output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const runData = (args: string[]) => runScript("data.ts", args);
 
 Deno.test("deno task data: --stats --json prints the documented keys; missing data exits 2", async () => {
   const fx = await fixtures();

@@ -16,6 +16,8 @@ import {
   RunRecorder,
 } from "../lib/db/mod.ts";
 import { train } from "../lib/run.ts";
+import { runScript } from "./helpers/script.ts";
+import { TINY_TOY } from "./helpers/tiny_toy.ts";
 
 /** A database whose every call throws once `kill` is set; "afterCommit" lets the next call run first. */
 class Flaky {
@@ -127,16 +129,8 @@ Deno.test("RunRecorder: writes after a failure go to the journal; replay restore
   }
 });
 
-const TINY = {
-  iterations: "8",
-  batch: "16",
-  K: "2",
-  T: "4",
-  width: "8",
-  depth: "1",
-  "log-every": "2",
-  "checkpoint-every": "4",
-};
+// Two checkpoints: the first one's rows reach the database, the second one's do not.
+const TINY = { ...TINY_TOY, iterations: "8", "checkpoint-every": "4" };
 
 async function rowsOf(db: ResultsDb, runId: number) {
   // Wall-clock rows differ between any two runs: compare their keys, not their values.
@@ -178,12 +172,9 @@ Deno.test("a training whose database dies mid-run completes; db replay gives the
     const partial = (await inner.metrics(s.runId)).length;
     assert.ok(partial > 0);
 
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "-q", "db", "replay", s.journal!, "--db", join(dir, "flaky.db")],
-      cwd: new URL("..", import.meta.url).pathname,
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    assert.match(new TextDecoder().decode(out.stdout), /replayed .* status completed/);
+    const out = await runScript("db.ts", ["replay", s.journal!, "--db", join(dir, "flaky.db")]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /replayed .* status completed/);
 
     const want = await rowsOf(healthyDb, healthy.runId);
     const got = await rowsOf(inner, s.runId);
@@ -200,14 +191,11 @@ Deno.test("db replay: a file that is not a journal, or a run the database lacks,
   const dir = await Deno.makeTempDir();
   try {
     const replay = (file: string) =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["task", "-q", "db", "replay", file, "--db", join(dir, "r.db")],
-        cwd: new URL("..", import.meta.url).pathname,
-      }).output();
+      runScript("db.ts", ["replay", file, "--db", join(dir, "r.db")]);
     await Deno.writeTextFile(join(dir, "x.json"), "{}");
     const notJournal = await replay(join(dir, "x.json"));
     assert.equal(notJournal.code, 2);
-    assert.match(new TextDecoder().decode(notJournal.stderr), /is not a run journal/);
+    assert.match(notJournal.stderr, /is not a run journal/);
     const text = JSON.stringify({
       format: "drl-run-journal",
       version: 1,
@@ -220,7 +208,7 @@ Deno.test("db replay: a file that is not a journal, or a run the database lacks,
     await Deno.writeTextFile(join(dir, "j.json"), text);
     const missing = await replay(join(dir, "j.json"));
     assert.equal(missing.code, 2);
-    assert.match(new TextDecoder().decode(missing.stderr), /run nope is not in .*elsewhere/);
+    assert.match(missing.stderr, /run nope is not in .*elsewhere/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

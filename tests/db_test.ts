@@ -4,6 +4,7 @@
  * its own fresh schema, dropped afterwards.
  */
 import assert from "node:assert/strict";
+import { runScript } from "./helpers/script.ts";
 import { sql } from "kysely";
 import postgres from "postgres";
 import { UserError } from "../lib/errors.ts";
@@ -543,19 +544,7 @@ Deno.test({
   },
 });
 
-async function runDbCli(args: string[]) {
-  const script = new URL("../scripts/db.ts", import.meta.url).pathname;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
+const runDbCli = (args: string[]) => runScript("db.ts", args);
 
 for (const b of BACKENDS) {
   Deno.test({

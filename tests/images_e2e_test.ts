@@ -13,6 +13,7 @@ import { sampleFromCheckpoint } from "../lib/sample_run.ts";
 import { readPng } from "../lib/io/png.ts";
 import { encodeGraphDef } from "../lib/metrics/inception/graphdef.ts";
 import { buildGraph } from "./helpers/tiny_inception_graph.ts";
+import { runScript } from "./helpers/script.ts";
 
 Deno.test("cifar10-tiny trains on the fixture; sampling is reproducible; long runs are recorded", async () => {
   const dir = await Deno.makeTempDir();
@@ -59,15 +60,14 @@ Deno.test("cifar10-tiny trains on the fixture; sampling is reproducible; long ru
   const graphPath = join(dir, "tiny.pb");
   await Deno.writeFile(graphPath, encodeGraphDef(buildGraph()));
   const fidOf = async (seed: number) => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "-q", "fid", `run:${s.runId}`, join(dir, "pngs"), "--inception", graphPath]
+    const out = await runScript(
+      "fid.ts",
+      [`run:${s.runId}`, join(dir, "pngs"), "--inception", graphPath]
         .concat(["--n", "3", "--seed", String(seed), "--batch", "3", "--backend", "cpu"])
         .concat(["--db", join(dir, "r", "results.db"), "--json"]),
-      cwd: new URL("..", import.meta.url).pathname,
-      env: { XDG_RUNTIME_DIR: "/tmp" },
-    }).output();
-    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-    return JSON.parse(new TextDecoder().decode(out.stdout)).fid as number;
+    );
+    assert.equal(out.code, 0, out.stderr);
+    return JSON.parse(out.stdout).fid as number;
   };
   const same = await fidOf(7), other = await fidOf(8);
   assert.ok(other > 0 && same < 0.01 * other, `FID same seed ${same}, other seed ${other}`);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { runScript } from "./helpers/script.ts";
 import { hasNumpy, PYTHON } from "./helpers/numpy.ts";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
@@ -15,19 +16,7 @@ import { buildGraph } from "./helpers/tiny_inception_graph.ts";
 
 await initBackend("cpu");
 
-const ROOT = new URL("..", import.meta.url).pathname;
-
-async function fidTask(
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "fid", ...args],
-    cwd: ROOT,
-    env: { XDG_RUNTIME_DIR: "/tmp" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+const fidTask = (...args: string[]) => runScript("fid.ts", args);
 
 /** Random statistics from n samples of a correlated d-dimensional Gaussian. */
 function randomStats(n: number, d: number, rng: JsRandom, shift: number) {

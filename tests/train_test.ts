@@ -3,19 +3,9 @@ import { buildConfig } from "../lib/config.ts";
 import { openResultsDb } from "../lib/db/mod.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import { train } from "../lib/run.ts";
+import { TINY_TOY } from "./helpers/tiny_toy.ts";
 
-const TINY = {
-  iterations: "6",
-  batch: "16",
-  K: "2",
-  T: "4",
-  width: "8",
-  depth: "1",
-  "log-every": "2",
-  "checkpoint-every": "2",
-  samples: "64",
-  "eval.gridSize": "16",
-};
+const TINY = TINY_TOY;
 
 const quiet = () => {};
 
