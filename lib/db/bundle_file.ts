@@ -46,7 +46,7 @@ export function encodeExportFile(runs: RunBundle[]): string {
   return JSON.stringify(file, null, 1) + "\n";
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

@@ -7,7 +7,7 @@
  */
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
-import { decodeNumber, encodeNumber } from "./bundle_file.ts";
+import { decodeNumber, encodeNumber, isObject } from "./bundle_file.ts";
 import {
   type ArtifactRow,
   type EvaluationRow,
@@ -54,9 +54,6 @@ export function encodeJournal(j: Journal): string {
   ) +
     "\n";
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
 
 function decodeEntry(raw: unknown, where: string): JournalEntry {
   const bad = (what: string) => new UserError(`${where}: ${what}`);

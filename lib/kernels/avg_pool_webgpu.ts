@@ -3,7 +3,7 @@
  * tfjs's pad + AvgPool + rescale forward and its AvgPoolGrad backward.
  */
 import * as tf from "@tensorflow/tfjs";
-import { isWebgpu, runProgram } from "./webgpu/program.ts";
+import { registerWebgpuKernel, runProgram } from "./webgpu/program.ts";
 import { AVG_POOL_GRAD_SHADER, AVG_POOL_SHADER } from "./webgpu/pool_wgsl.ts";
 
 export const AVG_POOL_WGSL = "DrlAvgPoolCeilWgsl";
@@ -13,17 +13,14 @@ const WORKGROUP = 64;
 let registered = false;
 
 function run(
-  backend: unknown,
+  backend: tf.KernelBackend,
   key: string,
   name: string,
   input: tf.TensorInfo,
   shape: number[],
   code: string,
 ) {
-  if (!isWebgpu(backend as tf.KernelBackend)) {
-    throw new Error(`${key} runs only on the webgpu backend`);
-  }
-  return runProgram(backend as tf.KernelBackend, {
+  return runProgram(backend, {
     key,
     variableNames: [name],
     variableComponents: [4],
@@ -38,31 +35,24 @@ function run(
 function registerKernels(): void {
   if (registered) return;
   registered = true;
-  tf.registerKernel({
-    kernelName: AVG_POOL_WGSL,
-    backendName: "webgpu",
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs.x as tf.TensorInfo;
-      const [b, h, w, c] = x.shape;
-      const shape = [b, Math.ceil(h / 2), Math.ceil(w / 2), c];
-      return run(backend, "drl_avg_pool", "x", x, shape, AVG_POOL_SHADER);
-    },
+  registerWebgpuKernel(AVG_POOL_WGSL, (inputs, backend) => {
+    const x = inputs.x as tf.TensorInfo;
+    const [b, h, w, c] = x.shape;
+    const shape = [b, Math.ceil(h / 2), Math.ceil(w / 2), c];
+    return run(backend, "drl_avg_pool", "x", x, shape, AVG_POOL_SHADER);
   });
-  tf.registerKernel({
-    kernelName: AVG_POOL_WGSL_GRAD,
-    backendName: "webgpu",
-    kernelFunc: ({ inputs, backend, attrs }) => {
-      const shape = (attrs as unknown as { inputShape: number[] }).inputShape;
-      return run(
+  registerWebgpuKernel<{ inputShape: number[] }>(
+    AVG_POOL_WGSL_GRAD,
+    (inputs, backend, attrs) =>
+      run(
         backend,
         "drl_avg_pool_grad",
         "dy",
         inputs.dy as tf.TensorInfo,
-        shape,
+        attrs.inputShape,
         AVG_POOL_GRAD_SHADER,
-      );
-    },
-  });
+      ),
+  );
   tf.registerGradient({
     kernelName: AVG_POOL_WGSL,
     // The input's shape rides in the attributes: nothing needs saving for the backward pass.

@@ -8,7 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { HEAD_GRAD_SHADER, headShader } from "./webgpu/head_wgsl.ts";
 import { webgpuKernelsActive } from "./webgpu/enabled.ts";
-import { isWebgpu, runProgram } from "./webgpu/program.ts";
+import { registerWebgpuKernel, runProgram } from "./webgpu/program.ts";
 import { workgroupSize } from "./webgpu/workgroups.ts";
 
 export const ENERGY_HEAD = "DrlEnergyHead";
@@ -37,49 +37,35 @@ let registered = false;
 function registerKernels(): void {
   if (registered) return;
   registered = true;
-  const check = (backend: unknown) => {
-    if (!isWebgpu(backend as tf.KernelBackend)) {
-      throw new Error("the energy-head kernels run only on the webgpu backend");
-    }
-    return backend as tf.KernelBackend;
-  };
-  tf.registerKernel({
-    kernelName: ENERGY_HEAD,
-    backendName: "webgpu",
-    kernelFunc: ({ inputs, backend }) => {
-      const { x, v } = inputs as { x: tf.TensorInfo; v: tf.TensorInfo };
-      const size = workgroupSize("head");
-      const batch = x.shape[0];
-      return runProgram(check(backend), {
-        key: `drl_head_${size}`,
-        variableNames: ["x", "v"],
-        variableComponents: [4, 4],
-        outputShape: [batch],
-        outputComponent: 1,
-        invocations: batch * size,
-        workgroups: batch,
-        workgroupSize: size,
-        code: headShader(size),
-      }, [x, v]);
-    },
+  registerWebgpuKernel(ENERGY_HEAD, (inputs, backend) => {
+    const { x, v } = inputs as { x: tf.TensorInfo; v: tf.TensorInfo };
+    const size = workgroupSize("head");
+    const batch = x.shape[0];
+    return runProgram(backend, {
+      key: `drl_head_${size}`,
+      variableNames: ["x", "v"],
+      variableComponents: [4, 4],
+      outputShape: [batch],
+      outputComponent: 1,
+      invocations: batch * size,
+      workgroups: batch,
+      workgroupSize: size,
+      code: headShader(size),
+    }, [x, v]);
   });
-  tf.registerKernel({
-    kernelName: ENERGY_HEAD_INPUT_GRAD,
-    backendName: "webgpu",
-    kernelFunc: ({ inputs, backend }) => {
-      const { df, x, v } = inputs as { df: tf.TensorInfo; x: tf.TensorInfo; v: tf.TensorInfo };
-      const size = workgroupSize("head");
-      return runProgram(check(backend), {
-        key: `drl_head_dx_${size}`,
-        variableNames: ["df", "x", "v"],
-        variableComponents: [1, 4, 4],
-        outputShape: x.shape,
-        outputComponent: 4,
-        invocations: x.shape.reduce((a, b) => a * b, 1) / 4,
-        workgroupSize: size,
-        code: HEAD_GRAD_SHADER,
-      }, [df, x, v]);
-    },
+  registerWebgpuKernel(ENERGY_HEAD_INPUT_GRAD, (inputs, backend) => {
+    const { df, x, v } = inputs as { df: tf.TensorInfo; x: tf.TensorInfo; v: tf.TensorInfo };
+    const size = workgroupSize("head");
+    return runProgram(backend, {
+      key: `drl_head_dx_${size}`,
+      variableNames: ["df", "x", "v"],
+      variableComponents: [1, 4, 4],
+      outputShape: x.shape,
+      outputComponent: 4,
+      invocations: x.shape.reduce((a, b) => a * b, 1) / 4,
+      workgroupSize: size,
+      code: HEAD_GRAD_SHADER,
+    }, [df, x, v]);
   });
   tf.registerGradient({
     kernelName: ENERGY_HEAD,

@@ -16,7 +16,7 @@ import { conv2dSame } from "./conv2d.ts";
 import { leakyRelu } from "./leaky_relu.ts";
 import { filterGradShader, forwardShader, inputGradShader } from "./webgpu/conv_wgsl.ts";
 import { webgpuKernelsActive } from "./webgpu/enabled.ts";
-import { isWebgpu, runProgram } from "./webgpu/program.ts";
+import { registerWebgpuKernel, runProgram } from "./webgpu/program.ts";
 import { launchShape, workgroupSize } from "./webgpu/workgroups.ts";
 
 export const FUSED_CONV = "DrlFusedConv";
@@ -237,23 +237,9 @@ let registered = false;
 function registerKernels(): void {
   if (registered) return;
   registered = true;
-  const kernels: [string, typeof forwardKernel][] = [
-    [FUSED_CONV, forwardKernel],
-    [FUSED_CONV_INPUT_GRAD, inputGradKernel],
-    [FUSED_CONV_FILTER_GRAD, filterGradKernel],
-  ];
-  for (const [kernelName, fn] of kernels) {
-    tf.registerKernel({
-      kernelName,
-      backendName: "webgpu",
-      kernelFunc: ({ inputs, backend, attrs }) => {
-        if (!isWebgpu(backend as tf.KernelBackend)) {
-          throw new Error(`${kernelName} runs only on the webgpu backend`);
-        }
-        return fn(inputs, backend as tf.KernelBackend, attrs as unknown as FusedAttrs);
-      },
-    });
-  }
+  registerWebgpuKernel(FUSED_CONV, forwardKernel);
+  registerWebgpuKernel(FUSED_CONV_INPUT_GRAD, inputGradKernel);
+  registerWebgpuKernel(FUSED_CONV_FILTER_GRAD, filterGradKernel);
   tf.registerGradient({
     kernelName: FUSED_CONV,
     inputsToSave: ["x", "filter"],

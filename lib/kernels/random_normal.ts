@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { webgpuKernelsActive } from "./webgpu/enabled.ts";
-import { isWebgpu, runProgram } from "./webgpu/program.ts";
+import { registerWebgpuKernel, runProgram } from "./webgpu/program.ts";
 import { RANDOM_NORMAL_SHADER } from "./webgpu/random_wgsl.ts";
 
 export const RANDOM_NORMAL = "DrlRandomNormal";
@@ -18,17 +18,12 @@ let registered = false;
 function registerKernel(): void {
   if (registered) return;
   registered = true;
-  tf.registerKernel({
-    kernelName: RANDOM_NORMAL,
-    backendName: "webgpu",
-    kernelFunc: ({ backend, attrs }) => {
-      if (!isWebgpu(backend as tf.KernelBackend)) {
-        throw new Error(`${RANDOM_NORMAL} runs only on the webgpu backend`);
-      }
-      const { shape, seed } = attrs as unknown as { shape: number[]; seed: number };
+  registerWebgpuKernel<{ shape: number[]; seed: number }>(
+    RANDOM_NORMAL,
+    (_inputs, backend, { shape, seed }) => {
       const size = shape.reduce((a, b) => a * b, 1);
       return runProgram(
-        backend as tf.KernelBackend,
+        backend,
         {
           key: "drl_random_normal",
           variableNames: [],
@@ -44,7 +39,7 @@ function registerKernel(): void {
         [{ type: "int32", data: [seed | 0] }],
       );
     },
-  });
+  );
 }
 
 /** A float32 tensor of standard normal draws; `seed` is a 32-bit integer. */

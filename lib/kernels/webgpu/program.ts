@@ -8,7 +8,7 @@
  * input's shape) and calls `fn main(index: i32)` once per invocation; `index` is the flat global
  * invocation index (tfjs folds a dispatch larger than one dimension allows into 2D or 3D).
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
 
 export interface ProgramSpec {
@@ -63,8 +63,15 @@ export function runProgram(
 export const WORKGROUP_INDEX = "i32(workgroupId.z * numWorkgroups.x * numWorkgroups.y + " +
   "workgroupId.y * numWorkgroups.x + workgroupId.x)";
 
-/** Whether tfjs's active backend is WebGPU (the only one these programs run on). */
-export function isWebgpu(backend: tf.KernelBackend): boolean {
-  return typeof (backend as unknown as { runWebGPUProgram?: unknown }).runWebGPUProgram ===
-    "function";
+/** Registers a kernel for the WebGPU backend (tfjs calls it with that backend only). */
+export function registerWebgpuKernel<Attrs>(
+  kernelName: string,
+  run: (inputs: tf.NamedTensorInfoMap, backend: tf.KernelBackend, attrs: Attrs) => tf.TensorInfo,
+): void {
+  tf.registerKernel({
+    kernelName,
+    backendName: "webgpu",
+    kernelFunc: ({ inputs, backend, attrs }) =>
+      run(inputs, backend as tf.KernelBackend, attrs as unknown as Attrs),
+  });
 }
