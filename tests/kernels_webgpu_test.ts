@@ -108,6 +108,25 @@ function smallNet(imageSize: number, numResBlocks: number): ResNetConfig {
   };
 }
 
+/**
+ * Runs `run` on the cpu backend (tfjs's own ops: the reference), then on WebGPU, and checks that
+ * each named output agrees within TOL.
+ */
+async function assertWebgpuMatchesCpu(
+  label: string,
+  names: string[],
+  run: () => Promise<Float32Array[]>,
+): Promise<void> {
+  await initBackend("cpu");
+  const want = await run();
+  await initBackend("webgpu");
+  const got = await run();
+  names.forEach((name, i) => {
+    const err = relError(got[i], want[i]);
+    assert.ok(err <= TOL, `${label}${name} relative error ${err.toExponential(2)}`);
+  });
+}
+
 const base = { leaky: true, bias: true, rowBias: true, residual: true };
 const CASES: ConvCase[] = [
   // conv_in: 3 or 1 channels in, bias only.
@@ -190,14 +209,7 @@ Deno.test("WebGPU energy head equals tfjs ops, forward and both gradients", asyn
     tf.dispose([out, dx, dv, x, v, r]);
     return values;
   };
-  await initBackend("cpu");
-  const want = await run();
-  await initBackend("webgpu");
-  const got = await run();
-  ["f", "dx", "dv"].forEach((name, i) => {
-    const err = relError(got[i], want[i]);
-    assert.ok(err <= TOL, `${name} relative error ${err.toExponential(2)}`);
-  });
+  await assertWebgpuMatchesCpu("", ["f", "dx", "dv"], run);
 });
 
 Deno.test("the energy ResNet on WebGPU kernels equals tfjs's cpu backend: energy and dE/dy", async () => {
@@ -217,14 +229,7 @@ Deno.test("the energy ResNet on WebGPU kernels equals tfjs's cpu backend: energy
     net.dispose();
     return values;
   };
-  await initBackend("cpu");
-  const want = await run();
-  await initBackend("webgpu");
-  const got = await run();
-  ["energy", "dE/dy"].forEach((name, i) => {
-    const err = relError(got[i], want[i]);
-    assert.ok(err <= TOL, `${name} relative error ${err.toExponential(2)}`);
-  });
+  await assertWebgpuMatchesCpu("", ["energy", "dE/dy"], run);
 });
 
 Deno.test("device-side normal noise: standard normal, seeded, uncorrelated", async () => {
@@ -303,14 +308,7 @@ Deno.test("WebGPU ceil average pool equals tfjs ops, forward and gradient, even 
       tf.dispose([x, out, r, dx]);
       return values;
     };
-    await initBackend("cpu");
-    const want = await run();
-    await initBackend("webgpu");
-    const got = await run();
-    ["pool", "dx"].forEach((name, i) => {
-      const err = relError(got[i], want[i]);
-      assert.ok(err <= TOL, `${h}x${w} ${name} relative error ${err.toExponential(2)}`);
-    });
+    await assertWebgpuMatchesCpu(`${h}x${w} `, ["pool", "dx"], run);
   }
 });
 
