@@ -1,4 +1,4 @@
-/** Small readback helpers that leave no tensors behind. */
+/** Small read-back helpers (and timing by read-back) that leave no tensors behind. */
 import * as tf from "@tensorflow/tfjs";
 
 /** The mean of a tensor, read back as a number (async: WebGPU cannot read synchronously). */
@@ -12,4 +12,30 @@ export async function meanOf(x: tf.Tensor): Promise<number> {
 /** A tensor's values as a Float32Array copy. */
 export async function valuesOf(x: tf.Tensor): Promise<Float32Array> {
   return Float32Array.from(await x.data());
+}
+
+/** Reads one element of `x` back: enough to wait for every kernel that produced it. */
+export async function readOne(x: tf.Tensor): Promise<void> {
+  const one = tf.tidy(() => tf.slice(tf.reshape(x, [-1]), 0, 1));
+  await one.data();
+  one.dispose();
+}
+
+/**
+ * Median wall time of `reps` calls of `run` after one warm-up call (which also compiles shaders),
+ * each ending with a one-value read-back so the device work is inside the timing.
+ */
+export async function medianMs(run: () => tf.Tensor, reps: number): Promise<number> {
+  const once = async () => {
+    const t0 = performance.now();
+    const out = run();
+    await readOne(out);
+    out.dispose();
+    return performance.now() - t0;
+  };
+  await once();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) times.push(await once());
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
 }

@@ -15,7 +15,7 @@ import {
 } from "../kernels/conv2d.ts";
 import { fusedConv, fusedConvFilterGrad, fusedConvInputGrad } from "../kernels/fused_conv.ts";
 import { webgpuKernelsActive } from "../kernels/webgpu/enabled.ts";
-import { medianMs } from "../kernels/webgpu/tune.ts";
+import { medianMs } from "../tensor_util.ts";
 
 export interface ConvKernelLine {
   conv_kernel: "forward" | "input_grad" | "filter_grad";

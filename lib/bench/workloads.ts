@@ -12,6 +12,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { conditionalLogProb, perExample } from "../recovery.ts";
+import { readOne } from "../tensor_util.ts";
 import { makeTrainStep } from "../train.ts";
 import type { TrainState } from "../train_state.ts";
 import { BENCH_LEVEL } from "./presets.ts";
@@ -55,13 +56,6 @@ export function makeLangevinStep(s: TrainState, xNext: tf.Tensor): LangevinStep 
       }),
     dispose: () => tf.dispose([t, s2]),
   };
-}
-
-/** Reads one element back: enough to wait for every kernel that produced `x`. */
-async function readOne(x: tf.Tensor): Promise<void> {
-  const one = tf.tidy(() => tf.slice(tf.reshape(x, [-1]), 0, 1));
-  await one.data();
-  one.dispose();
 }
 
 export function langevinStepWorkload(s: TrainState, batch: number): Workload {

@@ -6,6 +6,7 @@
  * reads a value back so the GPU work is inside it. Runs once per process and adapter.
  */
 import * as tf from "@tensorflow/tfjs";
+import { medianMs } from "../../tensor_util.ts";
 import { energyHead } from "../energy_head.ts";
 import { fusedConv, fusedConvFilterGrad, fusedConvInputGrad } from "../fused_conv.ts";
 import {
@@ -27,26 +28,6 @@ export interface TuneShape {
 export const DEFAULT_TUNE_SHAPE: TuneShape = { batch: 16, size: 32, channels: 32 };
 
 let tunedFor: string | null = null;
-
-/**
- * Median wall time of `reps` calls of `run` after one warm-up call (which also compiles), each
- * ending with a one-value read-back so the device work is inside the timing.
- */
-export async function medianMs(run: () => tf.Tensor, reps: number): Promise<number> {
-  const once = async () => {
-    const t0 = performance.now();
-    const out = run();
-    const one = tf.tidy(() => tf.slice(tf.reshape(out, [-1]), 0, 1));
-    await one.data();
-    tf.dispose([out, one]);
-    return performance.now() - t0;
-  };
-  await once();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) times.push(await once());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
-}
 
 /** Times each candidate and keeps the fastest; returns it. */
 async function pick(
