@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { UserError } from "./errors.ts";
+import { medianRunMs } from "./tensor_util.ts";
 import { ensureFastKernels, nativeKernelsStatus } from "./kernels/mod.ts";
 import { webgpuKernelsEnabled } from "./kernels/webgpu/enabled.ts";
 import { tuneLaunchShapes } from "./kernels/webgpu/tune.ts";
@@ -106,15 +107,7 @@ export interface Probe {
 async function timeProbe(makeProbe: () => Probe, reps: number): Promise<number> {
   const probe = makeProbe();
   try {
-    await probe.run();
-    const times: number[] = [];
-    for (let i = 0; i < reps; i++) {
-      const t0 = performance.now();
-      await probe.run();
-      times.push(performance.now() - t0);
-    }
-    times.sort((a, b) => a - b);
-    return times[Math.floor(times.length / 2)];
+    return await medianRunMs(() => probe.run(), reps);
   } finally {
     probe.dispose();
   }

@@ -21,21 +21,27 @@ export async function readOne(x: tf.Tensor): Promise<void> {
   one.dispose();
 }
 
-/**
- * Median wall time of `reps` calls of `run` after one warm-up call (which also compiles shaders),
- * each ending with a one-value read-back so the device work is inside the timing.
- */
-export async function medianMs(run: () => tf.Tensor, reps: number): Promise<number> {
-  const once = async () => {
+/** Median wall time in ms of `reps` calls of `run`, after one untimed warm-up call. */
+export async function medianRunMs(run: () => Promise<void>, reps: number): Promise<number> {
+  await run();
+  const times: number[] = [];
+  for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}
+
+/**
+ * medianRunMs of a tensor-returning `run`, each call ending with a one-value read-back so the
+ * device work is inside the timing (the warm-up call also compiles shaders).
+ */
+export function medianMs(run: () => tf.Tensor, reps: number): Promise<number> {
+  return medianRunMs(async () => {
     const out = run();
     await readOne(out);
     out.dispose();
-    return performance.now() - t0;
-  };
-  await once();
-  const times: number[] = [];
-  for (let i = 0; i < reps; i++) times.push(await once());
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  }, reps);
 }
