@@ -27,6 +27,11 @@ export interface TrainConfig {
     /** Steps between log lines and metric rows. */
     logEvery: number;
     checkpointEvery: number;
+    /**
+     * Keep a copy of the checkpoint every this many steps (checkpoint_step<N>.ckpt, for metrics
+     * over training); 0 keeps only the latest. Absent in configs written before it existed.
+     */
+    keepEvery?: number;
     /** Steps between sample grids/figures (0: only at the end). */
     sampleEvery: number;
     /** Stop when the mean loss falls below -lossLimit (a runaway negative loss) or is not finite. */
@@ -47,6 +52,7 @@ export const ALIASES: Record<string, string> = {
   iterations: "train.iterations",
   "log-every": "train.logEvery",
   "checkpoint-every": "train.checkpointEvery",
+  "keep-every": "train.keepEvery",
   "sample-every": "train.sampleEvery",
   K: "langevin.steps",
   steps: "langevin.steps",
@@ -179,6 +185,10 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt("train.batch", c.train.batch);
   positiveInt("train.logEvery", c.train.logEvery);
   positiveInt("train.checkpointEvery", c.train.checkpointEvery);
+  const keep = c.train.keepEvery ?? 0;
+  if (!Number.isInteger(keep) || keep < 0) {
+    throw new UserError(`train.keepEvery must be a non-negative integer (got ${keep})`);
+  }
   positiveInt("schedule.T", c.schedule.T);
   if (!Number.isInteger(c.langevin.steps) || c.langevin.steps < 0) {
     throw new UserError(`langevin.steps must be a non-negative integer (got ${c.langevin.steps})`);

@@ -4,6 +4,7 @@
  * optimizer) so its whole state is named, checkpointable and warm-up can set the rate per step.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { EnergyNet } from "./nets/types.ts";
 
 export interface AdamConfig {
   lr: number;
@@ -67,14 +68,32 @@ export class Adam {
   }
 }
 
-/** Exponential moving average of parameters: shadow <- decay * shadow + (1 - decay) * param. */
+/** What the EMA needs of a net: its parameters, spectral-norm vectors and power iteration. */
+export type EmaTarget = Pick<EnergyNet, "params" | "buffers" | "updateSpectralNorm">;
+
+/**
+ * Exponential moving average of parameters: shadow <- decay * shadow + (1 - decay) * param.
+ * The EMA weights keep their own spectral-norm vectors, advanced by one power iteration on the
+ * EMA weights at each update (as the live net's get one per training step): sigma of an EMA layer
+ * is then estimated from that layer's own weights, as in the official code, where the EMA model is
+ * a second network whose SN layers iterate on their own u (nn.py SN._compute_weights).
+ */
 export class Ema {
   readonly shadow = new Map<string, tf.Variable>();
+  /** The EMA weights' spectral-norm vectors, by the net's buffer names. */
+  readonly shadowBuffers = new Map<string, tf.Variable>();
 
-  constructor(readonly params: Map<string, tf.Variable>, readonly decay: number) {
-    for (const [name, p] of params) {
+  constructor(readonly net: EmaTarget, readonly decay: number) {
+    for (const [name, p] of net.params) {
       this.shadow.set(name, tf.tidy(() => tf.variable(tf.clone(p), false)));
     }
+    for (const [name, b] of net.buffers) {
+      this.shadowBuffers.set(name, tf.tidy(() => tf.variable(tf.clone(b), false)));
+    }
+  }
+
+  get params(): Map<string, tf.Variable> {
+    return this.net.params;
   }
 
   update(): void {
@@ -84,24 +103,45 @@ export class Ema {
         s.assign(tf.add(tf.mul(s, this.decay), tf.mul(p, 1 - this.decay)));
       }
     });
+    this.refineSpectralNorm(1);
   }
 
-  /** Runs `fn` with the EMA weights swapped into the parameters, then restores them. */
-  async withEmaWeights<R>(fn: () => Promise<R>): Promise<R> {
-    const saved = new Map<string, tf.Tensor>();
-    for (const [name, p] of this.params) {
-      saved.set(name, tf.clone(p));
-      p.assign(this.shadow.get(name)!);
+  /** `iterations` power iterations of the EMA weights' own vectors. */
+  refineSpectralNorm(iterations: number): void {
+    if (this.shadowBuffers.size === 0) return;
+    for (let i = 0; i < iterations; i++) {
+      this.net.updateSpectralNorm({ params: this.shadow, buffers: this.shadowBuffers });
     }
+  }
+
+  /**
+   * Runs `fn` with the EMA weights and their spectral-norm vectors swapped into the net, then
+   * restores the live ones.
+   */
+  async withEmaWeights<R>(fn: () => Promise<R>): Promise<R> {
+    const swaps: [Map<string, tf.Variable>, Map<string, tf.Variable>][] = [
+      [this.params, this.shadow],
+      [this.net.buffers, this.shadowBuffers],
+    ];
+    const saved = swaps.map(([live, ema]) => {
+      const keep = new Map<string, tf.Tensor>();
+      for (const [name, v] of live) {
+        keep.set(name, tf.clone(v));
+        v.assign(ema.get(name)!);
+      }
+      return keep;
+    });
     try {
       return await fn();
     } finally {
-      for (const [name, p] of this.params) p.assign(saved.get(name)!);
-      tf.dispose([...saved.values()]);
+      swaps.forEach(([live], i) => {
+        for (const [name, v] of live) v.assign(saved[i].get(name)!);
+        tf.dispose([...saved[i].values()]);
+      });
     }
   }
 
   dispose(): void {
-    tf.dispose([...this.shadow.values()]);
+    tf.dispose([...this.shadow.values(), ...this.shadowBuffers.values()]);
   }
 }

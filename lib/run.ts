@@ -28,6 +28,7 @@ import {
   type TrainState,
 } from "./train_state.ts";
 import { writeImageSamples } from "./eval_images.ts";
+import { RUN_CONFIG_FILE, runCheckpointPath, runFigurePath, runSamplesPath } from "./run_files.ts";
 
 export interface TrainOptions {
   /** A new run's config (frozen). */
@@ -58,8 +59,6 @@ export interface TrainSummary {
   journal: string | null;
   runDir: string;
 }
-
-export const CHECKPOINT_FILE = "checkpoint.ckpt";
 
 /** Fails early, with a clear message, when the results folder cannot be written. */
 async function ensureWritable(dir: string): Promise<void> {
@@ -133,7 +132,7 @@ async function trainWithDb(
       );
     }
     if (!run.dir) throw new UserError(`run ${opts.resume} has no folder to resume from`);
-    resumeFrom = join(run.dir, CHECKPOINT_FILE);
+    resumeFrom = runCheckpointPath(run.dir);
     try {
       await Deno.stat(resumeFrom);
     } catch {
@@ -173,9 +172,12 @@ async function trainWithDb(
     runDir = join(opts.resultsDir, "runs", String(runId));
     await Deno.mkdir(runDir, { recursive: true });
     await db.setRunDir(runId, runDir);
-    await Deno.writeTextFile(join(runDir, "config.json"), JSON.stringify(config, null, 2) + "\n");
+    await Deno.writeTextFile(
+      join(runDir, RUN_CONFIG_FILE),
+      JSON.stringify(config, null, 2) + "\n",
+    );
   }
-  const ckptPath = join(runDir, CHECKPOINT_FILE);
+  const ckptPath = runCheckpointPath(runDir);
   const runUid = (await db.getRun(runId))!.uid;
   const rec = new RunRecorder(db, runId, runUid, join(runDir, JOURNAL_FILE), log);
 
@@ -215,11 +217,18 @@ async function trainWithDb(
   const startStep = state.step;
   const t0 = performance.now();
 
+  // Configs written before keepEvery existed have no such field: no kept copies.
+  const keepEvery = config.train.keepEvery ?? 0;
   const checkpoint = async () => {
     // Rows first, then the checkpoint: a kill in between leaves rows past the checkpoint, which a
     // resume deletes and logs again, so the database always matches what training did.
     await rec.logMetrics(pending.splice(0));
     await saveTrainState(ckptPath, state, commit, { runId });
+    if (keepEvery > 0 && state.step % keepEvery === 0) {
+      const kept = runCheckpointPath(runDir, state.step);
+      await Deno.copyFile(ckptPath, kept);
+      await rec.addArtifact({ kind: "checkpoint", path: kept, step: state.step });
+    }
   };
 
   const summary = (
@@ -288,12 +297,15 @@ async function trainWithDb(
             } s/it | level:loss/accept ${levels}`,
         );
       }
-      if (state.step % config.train.checkpointEvery === 0) await checkpoint();
+      if (
+        state.step % config.train.checkpointEvery === 0 ||
+        (keepEvery > 0 && state.step % keepEvery === 0)
+      ) await checkpoint();
       if (
         config.task === "images" && config.train.sampleEvery > 0 &&
         state.step % config.train.sampleEvery === 0
       ) {
-        const path = join(runDir, `samples_step${state.step}.png`);
+        const path = runSamplesPath(runDir, state.step);
         await state.ema.withEmaWeights(() => writeImageSamples(config, state.net, state.st, path));
         await rec.addArtifact({ kind: "grid", path, step: state.step });
         figures.push(path);
@@ -314,7 +326,7 @@ async function trainWithDb(
     log(`evaluating run ${runId} ...`);
     const evaluation: { name: string; value: number }[] = [];
     if (config.task === "toy2d") {
-      const figurePath = join(runDir, "figure.png");
+      const figurePath = runFigurePath(runDir);
       const report = await state.ema.withEmaWeights(() =>
         evaluateToy2dRun(config, state.net, state.st, figurePath)
       );
@@ -335,7 +347,7 @@ async function trainWithDb(
         },
       ]));
     } else {
-      const path = join(runDir, "samples.png");
+      const path = runSamplesPath(runDir);
       await state.ema.withEmaWeights(() => writeImageSamples(config, state.net, state.st, path));
       await rec.addArtifact({ kind: "grid", path, step: state.step });
       figures.push(path);

@@ -18,6 +18,7 @@ import { Rng } from "./rng.ts";
 import { type LongRunSnapshot, runLongChains } from "./samplers/long_run.ts";
 import { sampleProgressive } from "./samplers/progressive.ts";
 import { loadForSampling } from "./train_state.ts";
+import { runCheckpointPath } from "./run_files.ts";
 
 export interface SampleOptions {
   checkpoint: string;
@@ -30,17 +31,23 @@ export interface SampleOptions {
   pngDir: string | null;
   /** Continue the level-0 chains for this many steps (0: none). */
   longRun: number;
+  /** Long-run snapshot steps (default log-spaced; the last step is always one). */
+  snapshots?: readonly number[];
   weights: "ema" | "params";
   backend: BackendChoice;
   /** Samples per progressive-sampling batch (memory bound). */
   batch: number;
+  /** Langevin noise scale (official evaluation: 0.99; default 1). */
+  noiseScale?: number;
 }
 
 export interface SampleSummary {
   runId: number;
   out: string;
   pngDir: string | null;
+  /** Long-run snapshots over all chains; their PNGs (with pngDir) in longRunDir/step_N/. */
   longRun: LongRunSnapshot[];
+  longRunDir: string | null;
   levelStats: { level: number; acceptance: number; displacement: number }[];
 }
 
@@ -53,15 +60,38 @@ async function writeTiles(dir: string, data: Float32Array, shape: number[], offs
   }
 }
 
+const stepName = (s: number) => `step_${String(s).padStart(7, "0")}`;
+
+/** Statistics of several batches' snapshots at one step, as if taken over all chains at once. */
+function poolSnapshots(parts: { n: number; s: LongRunSnapshot }[]): LongRunSnapshot {
+  const total = parts.reduce((a, p) => a + p.n, 0);
+  const avg = (f: (s: LongRunSnapshot) => number) =>
+    parts.reduce((a, p) => a + p.n * f(p.s), 0) / total;
+  const mean = avg((s) => s.mean);
+  // Pooled variance: within-batch variance plus the spread of the batch means.
+  const variance = avg((s) => s.std * s.std + (s.mean - mean) ** 2);
+  return {
+    step: parts[0].s.step,
+    energy: avg((s) => s.energy),
+    mean,
+    std: Math.sqrt(variance),
+    outside: avg((s) => s.outside),
+    acceptance: avg((s) => s.acceptance),
+  };
+}
+
 export async function sampleFromCheckpoint(
   opts: SampleOptions,
   db: ResultsDb,
 ): Promise<SampleSummary> {
   const backend = await initBackend(opts.backend);
   const { config, net, st, step } = await loadForSampling(opts.checkpoint, opts.weights);
+  const noiseScale = opts.noiseScale ?? 1;
+  const chain = { ...config.langevin, noiseScale };
   console.log(
     `backend: ${backend.backend} (${backend.adapter}); ${config.preset} at step ${step}, ` +
-      `${opts.weights} weights, T=${config.schedule.T}, K=${config.langevin.steps}`,
+      `${opts.weights} weights, T=${config.schedule.T}, K=${config.langevin.steps}, ` +
+      `noise scale ${noiseScale}`,
   );
   const runId = await db.createRun({
     task: "sample",
@@ -75,7 +105,8 @@ export async function sampleFromCheckpoint(
       seed: opts.seed,
       weights: opts.weights,
       longRun: opts.longRun,
-      langevin: config.langevin,
+      snapshots: opts.snapshots ?? null,
+      langevin: chain,
     },
     gitCommit: await gitCommit(),
     backend: backend.backend,
@@ -89,12 +120,14 @@ export async function sampleFromCheckpoint(
     const exampleShape = isImage ? imageShape(config) : [2];
     let levelStats: SampleSummary["levelStats"] = [];
     const allSamples: Float32Array[] = [];
-    let firstResult: tf.Tensor[] | null = null;
-    let longRun: LongRunSnapshot[] = [];
+    let firstLevels: tf.Tensor[] | null = null;
+    const longRunDir = opts.longRun > 0 ? opts.out.replace(/\.png$/i, "") + "_longrun" : null;
+    const snapshotParts = new Map<number, { n: number; s: LongRunSnapshot }[]>();
     if (opts.pngDir) await Deno.mkdir(opts.pngDir, { recursive: true });
+    if (longRunDir) await Deno.mkdir(longRunDir, { recursive: true });
     for (let done = 0; done < opts.n; done += opts.batch) {
       const b = Math.min(opts.batch, opts.n - done);
-      const r = await sampleProgressive(net, [b, ...exampleShape], st, rng, config.langevin);
+      const r = await sampleProgressive(net, [b, ...exampleShape], st, rng, chain);
       if (done === 0) levelStats = r.stats;
       const x0 = tf.tidy(
         () => (isImage ? tf.clipByValue(r.levels[0], -1, 1) : r.levels[0].clone()),
@@ -103,13 +136,55 @@ export async function sampleFromCheckpoint(
       allSamples.push(values);
       if (opts.pngDir && isImage) await writeTiles(opts.pngDir, values, x0.shape, done);
       x0.dispose();
+      if (longRunDir) {
+        // Every chain continues, batch by batch: the snapshots' PNGs cover all n samples.
+        const snaps = await runLongChains(
+          net,
+          st,
+          r.levels[1],
+          r.levels[0],
+          rng,
+          opts.longRun,
+          chain,
+          async (s, x) => {
+            if (!isImage) return;
+            const clipped = tf.tidy(() => tf.clipByValue(x, -1, 1));
+            const data = Float32Array.from(await clipped.data());
+            if (opts.pngDir) {
+              const dir = join(longRunDir, stepName(s));
+              await Deno.mkdir(dir, { recursive: true });
+              await writeTiles(dir, data, clipped.shape, done);
+            }
+            if (done === 0) {
+              const rows = Math.min(x.shape[0], 64);
+              const part = clipped.slice(0, rows);
+              const tiles = floatBatchToTiles({
+                data: Float32Array.from(await part.data()),
+                shape: part.shape as [number, number, number, number],
+              });
+              part.dispose();
+              const cols = Math.ceil(Math.sqrt(rows));
+              const grid = imageGrid(tiles, Math.ceil(rows / cols), cols);
+              const path = join(longRunDir, `${stepName(s)}.png`);
+              await writePng(path, grid.pixels, grid.width, grid.height, grid.channels);
+              await db.addArtifact({ runId, kind: "longrun", path, step: s });
+            }
+            clipped.dispose();
+          },
+          opts.snapshots,
+        );
+        for (const s of snaps) {
+          if (!snapshotParts.has(s.step)) snapshotParts.set(s.step, []);
+          snapshotParts.get(s.step)!.push({ n: b, s });
+        }
+      }
       if (done === 0) {
-        firstResult = r.levels;
+        firstLevels = r.levels;
       } else {
         tf.dispose(r.levels);
       }
     }
-    const levels = firstResult!;
+    const levels = firstLevels!;
     if (isImage) {
       const rows = Math.min(levels[0].shape[0], 16);
       const strips = await levelStrips({ levels, stats: levelStats }, rows);
@@ -130,36 +205,11 @@ export async function sampleFromCheckpoint(
         title: `${config.preset} samples`,
       });
     }
+    tf.dispose(levels);
     await db.addArtifact({ runId, kind: "grid", path: opts.out, step });
     if (opts.pngDir) await db.addArtifact({ runId, kind: "samples", path: opts.pngDir, step });
-
-    if (opts.longRun > 0) {
-      const dir = opts.out.replace(/\.png$/i, "") + "_longrun";
-      await Deno.mkdir(dir, { recursive: true });
-      longRun = await runLongChains(
-        net,
-        st,
-        levels[1],
-        levels[0],
-        rng,
-        opts.longRun,
-        config.langevin.sampler,
-        async (s, x) => {
-          if (!isImage) return;
-          const rows = Math.min(x.shape[0], 64);
-          const part = tf.tidy(() => tf.clipByValue(x.slice(0, rows), -1, 1));
-          const tiles = floatBatchToTiles({
-            data: Float32Array.from(await part.data()),
-            shape: part.shape as [number, number, number, number],
-          });
-          part.dispose();
-          const cols = Math.ceil(Math.sqrt(rows));
-          const grid = imageGrid(tiles, Math.ceil(rows / cols), cols);
-          const path = join(dir, `step_${String(s).padStart(7, "0")}.png`);
-          await writePng(path, grid.pixels, grid.width, grid.height, grid.channels);
-          await db.addArtifact({ runId, kind: "longrun", path, step: s });
-        },
-      );
+    const longRun = [...snapshotParts.values()].map(poolSnapshots);
+    if (longRun.length) {
       await db.logMetrics(longRun.flatMap((s) => [
         { runId, step: s.step, level: 0, name: "longrun_energy", value: s.energy },
         { runId, step: s.step, level: 0, name: "longrun_mean", value: s.mean },
@@ -168,13 +218,12 @@ export async function sampleFromCheckpoint(
         { runId, step: s.step, level: 0, name: "longrun_acceptance", value: s.acceptance },
       ]));
     }
-    tf.dispose(levels);
     await db.logMetrics(levelStats.flatMap((l) => [
       { runId, step, level: l.level, name: "acceptance", value: l.acceptance },
       { runId, step, level: l.level, name: "displacement", value: l.displacement },
     ]));
     await db.setRunStatus(runId, "completed");
-    return { runId, out: opts.out, pngDir: opts.pngDir, longRun, levelStats };
+    return { runId, out: opts.out, pngDir: opts.pngDir, longRun, longRunDir, levelStats };
   } catch (err) {
     await db.setRunStatus(runId, "failed", (err as Error).message.split("\n")[0]);
     throw err;
@@ -193,5 +242,5 @@ export async function checkpointOfRun(db: ResultsDb, runId: number): Promise<str
   if (!run.dir) {
     throw new UserError(`run ${runId} has no folder (task ${run.task}); give --checkpoint`);
   }
-  return join(run.dir, "checkpoint.ckpt");
+  return runCheckpointPath(run.dir);
 }

@@ -20,6 +20,11 @@ export interface StepResult {
   displacement: Float32Array;
   gradNorm: number;
   meanLoss: number;
+  /**
+   * With `keepSamples`: the step's positives x_t, negatives (the Langevin chains' x_t) and
+   * levels, left on the device for the caller (who disposes them).
+   */
+  samples?: { xPos: tf.Tensor; xNeg: tf.Tensor; t: tf.Tensor1D };
 }
 
 export type TrainStep = (x0: tf.Tensor) => Promise<StepResult>;
@@ -32,6 +37,7 @@ export function makeTrainStep(
   adam: Adam,
   ema: Ema,
   rng: Rng,
+  opts: { keepSamples?: boolean } = {},
 ): TrainStep {
   const T = config.schedule.T;
   const params = [...net.params.values()];
@@ -61,11 +67,10 @@ export function makeTrainStep(
         x.data() as Promise<Float32Array>
       ),
     );
+    const samples = opts.keepSamples ? { xPos: xt, xNeg: chain.x, t: t as tf.Tensor1D } : undefined;
+    if (!samples) tf.dispose([t, xt, chain.x]);
     tf.dispose([
-      t,
-      xt,
       xNext,
-      chain.x,
       chain.acceptance,
       chain.displacement,
       p.loss,
@@ -82,6 +87,7 @@ export function makeTrainStep(
       displacement,
       gradNorm: norm[0],
       meanLoss: mean[0],
+      samples,
     };
   };
 }

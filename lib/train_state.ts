@@ -7,6 +7,10 @@ import { Adam, Ema } from "./optim.ts";
 import { type ScheduleTensors, scheduleTensors } from "./recovery.ts";
 import { Rng } from "./rng.ts";
 import { makeSchedule } from "./schedule.ts";
+import { INITIAL_POWER_ITERATIONS } from "./nets/spectral_norm.ts";
+
+/** The checkpoint group of the EMA weights' own spectral-norm vectors. */
+const EMA_BUFFERS = "ema.buffers";
 
 export interface TrainState {
   config: TrainConfig;
@@ -27,7 +31,7 @@ export function createTrainState(config: TrainConfig): TrainState {
     config,
     net,
     adam: new Adam(net.params, config.optim),
-    ema: new Ema(net.params, config.optim.ema),
+    ema: new Ema(net, config.optim.ema),
     rng,
     st: scheduleTensors(makeSchedule(config.schedule)),
     step: 0,
@@ -51,6 +55,7 @@ export async function saveTrainState(
     params: s.net.params,
     ema: s.ema.shadow,
     buffers: s.net.buffers,
+    [EMA_BUFFERS]: s.ema.shadowBuffers,
     "adam.m": s.adam.m,
     "adam.v": s.adam.v,
   });
@@ -67,6 +72,14 @@ export function restoreTrainState(
   restoreGroup(ckpt, "params", s.net.params, path);
   restoreGroup(ckpt, "ema", s.ema.shadow, path);
   restoreGroup(ckpt, "buffers", s.net.buffers, path);
+  if (ckpt.tensors.has(EMA_BUFFERS)) {
+    restoreGroup(ckpt, EMA_BUFFERS, s.ema.shadowBuffers, path);
+  } else {
+    // Written before the EMA had its own vectors: start them from the live ones, converged on
+    // the EMA weights.
+    restoreGroup(ckpt, "buffers", s.ema.shadowBuffers, path);
+    s.ema.refineSpectralNorm(INITIAL_POWER_ITERATIONS);
+  }
   restoreGroup(ckpt, "adam.m", s.adam.m, path);
   restoreGroup(ckpt, "adam.v", s.adam.v, path);
   s.adam.step = ckpt.meta.adamStep;
@@ -75,7 +88,10 @@ export function restoreTrainState(
   return s;
 }
 
-/** For sampling: the network with its EMA weights (or the raw weights) and the schedule. */
+/**
+ * For sampling: the network with its EMA weights (or the raw weights) and their own spectral-norm
+ * vectors, and the schedule.
+ */
 export async function loadForSampling(
   path: string,
   weights: "ema" | "params" = "ema",
@@ -84,7 +100,15 @@ export async function loadForSampling(
   const config = ckpt.meta.config as TrainConfig;
   const net = createEnergyNet(config.net, new Rng(config.seed));
   restoreGroup(ckpt, weights, net.params, path);
-  restoreGroup(ckpt, "buffers", net.buffers, path);
+  if (weights === "ema" && ckpt.tensors.has(EMA_BUFFERS)) {
+    restoreGroup(ckpt, EMA_BUFFERS, net.buffers, path);
+  } else {
+    restoreGroup(ckpt, "buffers", net.buffers, path);
+    // An older checkpoint's EMA weights with the live net's vectors: converge them first.
+    if (weights === "ema") {
+      for (let i = 0; i < INITIAL_POWER_ITERATIONS; i++) net.updateSpectralNorm();
+    }
+  }
   return { config, net, st: scheduleTensors(makeSchedule(config.schedule)), step: ckpt.meta.step };
 }
 

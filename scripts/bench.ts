@@ -40,7 +40,7 @@ interface CliOptions {
   profile?: boolean;
   conv?: boolean;
   native: "on" | "off";
-  threads: string;
+  threads?: string;
 }
 
 function positiveInt(name: string, raw: string): number {
@@ -73,7 +73,7 @@ async function bench(opts: CliOptions): Promise<void> {
     profile: opts.profile,
     conv: opts.conv,
     native: opts.native === "on",
-    threads: positiveInt("threads", opts.threads),
+    threads: opts.threads === undefined ? undefined : positiveInt("threads", opts.threads),
   }, log);
   if (opts.json) {
     for (const line of [...result.lines, ...result.peer, ...result.ratios]) {
@@ -148,7 +148,7 @@ if (import.meta.main) {
         )
           .choices(["on", "off"]).default("on"),
       )
-      .option("--threads <n>", "oneDNN threads", "1")
+      .option("--threads <n>", "oneDNN threads (default: every core)")
       .option("--profile", "also profile one run of each workload by kernel (tf.profile)")
       .option("--conv", "also time one convolution's forward and two gradients alone")
       .option("--no-record", "do not record the results in the database")

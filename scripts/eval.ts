@@ -1,9 +1,10 @@
 /**
- * deno task eval --run ID [--n N] [--metrics fid,is,kid] [--features inception|fmnist]
- *   [--inception PATH] [--classifier PATH] [--seed S] [--batch B] [--n-ref N] [--cache DIR]
- *   [--no-cache] [--backend B] [--db PATH] [--json]
- * Samples N images from a run's checkpoint (EMA weights, progressive sampling), computes FID, IS
- * and KID against the data set's training split and adds them to the results database.
+ * deno task eval (--run ID [--step N] | --model NAME | --checkpoint PATH) [--n N]
+ *   [--metrics fid,is,kid] [--features inception|fmnist] [--ref-split train|test]
+ *   [--noise-scale S] [--inception PATH] [--classifier PATH] [--seed S] [--batch B] [--n-ref N]
+ *   [--cache DIR] [--no-cache] [--backend B] [--db PATH] [--json]
+ * Samples N images from a checkpoint (EMA weights, progressive sampling), computes FID, IS and
+ * KID against a split of the data set and adds them to the results database.
  */
 import { Command } from "commander";
 import { intOption, optionalInt, parseCommand } from "../lib/cli.ts";
@@ -20,10 +21,41 @@ import {
   phaseProgress,
   runCheckpoint,
 } from "../lib/metrics/eval.ts";
+import type { EvalTarget } from "../lib/metrics/eval.ts";
+import type { ResultsDb } from "../lib/db/mod.ts";
+import { loadCheckpoint } from "../lib/io/checkpoint.ts";
+import { SHIPPED_MODELS, shippedModelPath } from "../lib/models.ts";
+
+/** The target's data set and a label for the first line, checked before any slow work. */
+async function describeTarget(
+  db: ResultsDb,
+  target: EvalTarget,
+): Promise<{ dataset: string; label: string }> {
+  if ("runId" in target) {
+    const { run } = await runCheckpoint(db, target.runId, target.step);
+    const at = target.step === undefined ? "" : ` at step ${target.step}`;
+    return {
+      dataset: (run.config as { dataset: string }).dataset,
+      label: `run ${run.id} (${run.preset})${at}`,
+    };
+  }
+  const meta = (await loadCheckpoint(target.checkpoint)).meta;
+  const config = meta.config as { dataset?: string; preset?: string };
+  if (!config?.dataset) throw new UserError(`${target.checkpoint} has no model config`);
+  return {
+    dataset: config.dataset,
+    label: `${target.checkpoint} (${config.preset}, step ${meta.step})`,
+  };
+}
 import { FEATURE_CHOICES } from "../lib/metrics/extractors.ts";
 
 interface Opts {
-  run: string;
+  run?: string;
+  step?: string;
+  model?: string;
+  checkpoint?: string;
+  refSplit: string;
+  noiseScale: string;
   n: string;
   metrics: string;
   features?: string;
@@ -41,7 +73,12 @@ interface Opts {
 await runMain(async () => {
   const program = new Command("eval")
     .description("FID, IS and KID of a trained image model, written to the results database")
-    .requiredOption("--run <id>", "the run to evaluate (deno task compare lists them)")
+    .option("--run <id>", "the run to evaluate (deno task compare lists them)")
+    .option("--step <n>", "with --run: the checkpoint the run kept at this step (--keep-every)")
+    .option("--model <name>", `a shipped model (${SHIPPED_MODELS.join(", ")})`)
+    .option("--checkpoint <path>", "a checkpoint file")
+    .option("--ref-split <split>", "reference split of the data set: train | test", "train")
+    .option("--noise-scale <s>", "Langevin noise scale (official evaluation: 0.99)", "1")
     .option("--n <n>", "number of samples", "10000")
     .option("--metrics <list>", "comma-separated: fid, is, kid", "fid,is,kid")
     .option(
@@ -60,7 +97,18 @@ await runMain(async () => {
     .option("--json", "print the results as one JSON line");
   if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Opts>();
-  const runId = intOption("run", o.run, 1);
+  const chosen = [o.run, o.model, o.checkpoint].filter((x) => x !== undefined);
+  if (chosen.length !== 1) {
+    throw new UserError("give exactly one of --run ID, --model NAME or --checkpoint PATH");
+  }
+  if (o.step !== undefined && o.run === undefined) throw new UserError("--step needs --run");
+  const noiseScale = Number(o.noiseScale);
+  if (!(noiseScale > 0 && noiseScale <= 10)) {
+    throw new UserError(`--noise-scale must be a number in (0, 10] (got '${o.noiseScale}')`);
+  }
+  if (!["train", "test"].includes(o.refSplit)) {
+    throw new UserError(`--ref-split is train or test (got '${o.refSplit}')`);
+  }
   const n = intOption("n", o.n, 2);
   const seed = intOption("seed", o.seed, 0);
   const batchSize = intOption("batch", o.batch, 1);
@@ -72,9 +120,11 @@ await runMain(async () => {
 
   const db = await openResultsDb(dbOptionsFor(o.db));
   try {
-    // Check the run before the slow parts (backend start, extractor loading).
-    const { run } = await runCheckpoint(db, runId);
-    const dataset = (run.config as { dataset: string }).dataset;
+    // Check the target before the slow parts (backend start, extractor loading).
+    const target: EvalTarget = o.run !== undefined
+      ? { runId: intOption("run", o.run, 1), step: optionalInt("step", o.step, 0) }
+      : { checkpoint: o.model !== undefined ? await shippedModelPath(o.model) : o.checkpoint! };
+    const { dataset, label } = await describeTarget(db, target);
     const features = o.features ?? defaultFeaturesFor(dataset);
     const backend = await initBackend(o.backend as BackendChoice);
     const { extractor, version } = await openExtractor(features, {
@@ -84,20 +134,24 @@ await runMain(async () => {
     const progress = phaseProgress((line) => console.error(line));
     if (!o.json) {
       console.log(
-        `run ${runId} (${run.preset}, ${dataset}): ${n} samples, ${extractor.name} features, ` +
-          `backend ${backend.backend}`,
+        `${label} (${dataset}): ${n} samples, ${extractor.name} features, ` +
+          `noise scale ${noiseScale}, reference ${o.refSplit} split, backend ${backend.backend}`,
       );
     }
     try {
       const result = await evaluateRun({
         db,
-        runId,
+        target,
+        noiseScale,
         n,
         metrics,
         extractor,
         extractorVersion: version,
         openReference: (config) =>
-          openImageDataset(config.dataset, { split: "train", data: config.data.path ?? undefined }),
+          openImageDataset(config.dataset, {
+            split: o.refSplit,
+            data: config.data.path ?? undefined,
+          }),
         referenceCount,
         seed,
         batchSize,
@@ -108,8 +162,10 @@ await runMain(async () => {
       const ref = result.reference;
       if (o.json) {
         console.log(JSON.stringify({
-          run: runId,
+          run: result.run.id,
           step: result.step,
+          noise_scale: noiseScale,
+          ref_split: o.refSplit,
           features: extractor.name,
           n,
           n_ref: ref?.n ?? null,
@@ -119,12 +175,17 @@ await runMain(async () => {
               v,
             ) => [`${v.name}_std`, v.details.std]),
           ),
+          ...Object.fromEntries(
+            result.values.filter((v) => "class_shares" in v.details).map((
+              v,
+            ) => ["class_shares", v.details.class_shares]),
+          ),
         }));
         return;
       }
       if (ref) {
         console.log(
-          `reference: ${ref.n} training images, ` +
+          `reference: ${ref.n} ${o.refSplit} images, ` +
             (ref.fromCache ? `from ${ref.cachePath}` : `features in ${ref.seconds.toFixed(1)} s`),
         );
       }
@@ -134,8 +195,13 @@ await runMain(async () => {
       for (const v of result.values) {
         const std = typeof v.details.std === "number" ? ` +- ${v.details.std.toPrecision(3)}` : "";
         console.log(`  ${v.name.padEnd(4)} ${v.value.toPrecision(6)}${std}`);
+        const shares = v.details.class_shares as number[] | undefined;
+        if (shares) {
+          const pct = shares.map((x, i) => `${i}:${(100 * x).toFixed(1)}%`).join(" ");
+          console.log(`       class shares (classifier labels) ${pct}`);
+        }
       }
-      console.log(`written to ${db.location} as evaluations of run ${runId}`);
+      console.log(`written to ${db.location} as evaluations of run ${result.run.id}`);
     } finally {
       extractor.dispose();
     }

@@ -2,8 +2,9 @@
  * deno task fid A B [--features inception|fmnist] [--inception PATH] [--classifier PATH]
  *   [--batch 50] [--n 1000] [--seed 0] [--db PATH] [--backend B] [--json]
  * The Frechet distance (FID) between two image sets, each a folder of PNG images, an .npz
- * statistics file (pytorch-fid / TTUR format, or one this project wrote) or run:ID (--n samples
- * drawn from that training run's checkpoint with its EMA weights). Prints
+ * statistics file (pytorch-fid / TTUR format, or one this project wrote), run:ID or model:NAME
+ * (--n samples drawn from that training run's checkpoint or shipped model with its EMA weights)
+ * or data:DATASET[:SPLIT] (a data set's images, e.g. data:fashion-mnist:test). Prints
  * {"fid", "n_a", "n_b", "features"}; two .npz files need no feature extractor.
  */
 import { Command } from "commander";
@@ -18,13 +19,18 @@ import { datasetImageSource, pngFolderDataset } from "../lib/metrics/image_sourc
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { loadSamplingModel, runCheckpoint, sampleSource } from "../lib/metrics/eval.ts";
 import type { ImageSource } from "../lib/metrics/features.ts";
+import { openImageDataset } from "../lib/data/images/mod.ts";
+import { shippedModelPath } from "../lib/models.ts";
 import { type FidStats, readFidStats } from "../lib/metrics/npz.ts";
+
+const INPUT_HELP =
+  "folder of PNG images, .npz statistics (mu, sigma), run:ID, model:NAME or data:DATASET[:SPLIT]";
 
 await runMain(async () => {
   const program = new Command("fid")
     .description("Frechet distance between two image folders or .npz statistics files")
-    .argument("<a>", "folder of PNG images, .npz statistics (mu, sigma), or run:ID")
-    .argument("<b>", "folder of PNG images, .npz statistics (mu, sigma), or run:ID")
+    .argument("<a>", INPUT_HELP)
+    .argument("<b>", INPUT_HELP)
     .option("--features <name>", "inception | fmnist", "inception")
     .option("--inception <path>", "classify_image_graph_def.pb (default ~/.cache/drl/)")
     .option("--classifier <path>", "Fashion-MNIST classifier checkpoint (--features fmnist)")
@@ -78,14 +84,27 @@ await runMain(async () => {
     return featureStats(set);
   };
   const statsOf = async (input: string): Promise<FidStats> => {
-    if (input.startsWith("run:")) {
-      const id = intOption("run", input.slice(4), 1);
-      const db = await openResultsDb(dbOptionsFor(o.db));
-      let path: string;
+    if (input.startsWith("data:")) {
+      const [name, split] = input.slice(5).split(":");
+      const ds = await openImageDataset(name, { split: split || "train" });
       try {
-        path = (await runCheckpoint(db, id)).path;
+        return await statsOfSource(datasetImageSource(ds), input);
       } finally {
-        await db.close();
+        ds.close();
+      }
+    }
+    if (input.startsWith("run:") || input.startsWith("model:")) {
+      let path: string;
+      if (input.startsWith("model:")) {
+        path = await shippedModelPath(input.slice(6));
+      } else {
+        const id = intOption("run", input.slice(4), 1);
+        const db = await openResultsDb(dbOptionsFor(o.db));
+        try {
+          path = (await runCheckpoint(db, id)).path;
+        } finally {
+          await db.close();
+        }
       }
       await ensureExtractor();
       const model = await loadSamplingModel(path);

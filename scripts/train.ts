@@ -1,6 +1,6 @@
 /**
  * deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID] [--results DIR]
- *                 [--db PATH] [--KEY=VALUE ...]
+ *                 [--db PATH] [--threads N] [--KEY=VALUE ...]
  * Trains a DRL model on a preset (default: the 2D 8 Gaussians), records it in the results database.
  */
 import { type BackendChoice } from "../lib/backend.ts";
@@ -8,15 +8,17 @@ import { intFlag, parseArgs } from "../lib/cli.ts";
 import { buildConfig, describeFields, presetNames } from "../lib/config.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { DEFAULT_PRESET, PRESETS } from "../lib/presets.ts";
+import { installFastKernels } from "../lib/kernels/mod.ts";
 import { train } from "../lib/run.ts";
 
 const USAGE = `usage: deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID]
-                       [--results DIR] [--db PATH] [--KEY=VALUE ...]
+                       [--results DIR] [--db PATH] [--threads N] [--KEY=VALUE ...]
+--threads: CPU threads of the native kernels (default: every core; the numbers do not change).
 presets: ${presetNames().join(", ")} (default ${DEFAULT_PRESET})
 deno task train PRESET --help lists the preset's fields (each can be set with --KEY=VALUE).`;
 
 await runMain(async () => {
-  const args = parseArgs(Deno.args, ["backend", "resume", "results", "db"], ["help"]);
+  const args = parseArgs(Deno.args, ["backend", "resume", "results", "db", "threads"], ["help"]);
   if (args.positional.length > 1) {
     throw new UserError(`one preset at a time (got ${args.positional.join(", ")})\n${USAGE}`);
   }
@@ -29,6 +31,11 @@ await runMain(async () => {
     return;
   }
   const resume = intFlag("resume", args.flags.resume);
+  const threads = intFlag("threads", args.flags.threads);
+  if (threads !== undefined) {
+    if (threads < 1) throw new UserError(`--threads must be at least 1 (got ${threads})`);
+    installFastKernels({ threads });
+  }
   const results = (args.flags.results as string | undefined) ?? "results";
   let iterations: number | undefined;
   let config;

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { runCheckpointPath } from "../lib/run_files.ts";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import type { TrainConfig } from "../lib/config.ts";
@@ -254,7 +255,7 @@ Deno.test("deno task eval's pipeline: tiny checkpoint -> samples -> FID, IS, KID
     const run = () =>
       evaluateRun({
         db: t.db,
-        runId: t.runId,
+        target: { runId: t.runId },
         n: 20,
         metrics: ["fid", "is", "kid"],
         extractor,
@@ -292,12 +293,55 @@ Deno.test("deno task eval's pipeline: tiny checkpoint -> samples -> FID, IS, KID
       assert.equal(d.checkpoint_step, 0);
       if (row.name !== "is") assert.equal(d.n_ref, 48);
       if (row.name !== "fid") assert.equal(typeof d.std, "number");
+      assert.equal(d.noise_scale, 1);
     }
+    // The classifier's labels of the samples: one share per class, summing to 1.
+    const shares = is.details.class_shares as number[];
+    assert.equal(shares.length, 4);
+    assert.ok(Math.abs(shares.reduce((a, b) => a + b, 0) - 1) < 1e-12);
     // The same seed gives the same samples and numbers; the reference now comes from the cache.
     const again = await run();
     assert.equal(again.reference!.fromCache, true);
     assert.deepEqual(again.values.map((v) => v.value), r.values.map((v) => v.value));
     assert.equal((await t.db.evaluations(t.runId)).length, 6);
+  } finally {
+    extractor.dispose();
+    await t.cleanup();
+  }
+});
+
+Deno.test("eval of a kept step and of a checkpoint file; the noise scale changes the samples and is recorded", async () => {
+  const t = await tinyRun();
+  const extractor = new RandomConvExtractor(5);
+  try {
+    const runDir = join(t.dir, "runs", "1");
+    await Deno.copyFile(runCheckpointPath(runDir), runCheckpointPath(runDir, 40));
+    const common = {
+      db: t.db,
+      n: 12,
+      metrics: ["fid"] as const,
+      extractor,
+      openReference: () => Promise.resolve(rectanglesDataset(12, 8, 1)),
+      seed: 1,
+      batchSize: 6,
+      cacheDir: null,
+    };
+    const kept = await evaluateRun({ ...common, target: { runId: t.runId, step: 40 } });
+    assert.equal(kept.run.id, t.runId);
+    assert.equal(kept.checkpoint, runCheckpointPath(runDir, 40));
+    const file = await evaluateRun({
+      ...common,
+      target: { checkpoint: runCheckpointPath(runDir) },
+      noiseScale: 0.99,
+    });
+    // A checkpoint outside a run is recorded as a run of its own, of task "eval".
+    assert.notEqual(file.run.id, t.runId);
+    assert.equal(file.run.task, "eval");
+    assert.equal((await t.db.getRun(file.run.id))!.status, "completed");
+    const [row] = await t.db.evaluations(file.run.id);
+    assert.equal((row.details as Record<string, unknown>).noise_scale, 0.99);
+    // Same checkpoint and seed: only the noise scale differs, and so do the samples.
+    assert.notEqual(file.values[0].value, kept.values[0].value);
   } finally {
     extractor.dispose();
     await t.cleanup();
@@ -318,9 +362,16 @@ Deno.test("eval: a missing run, a run without checkpoint, a 2D run are UserError
       batchSize: 5,
       cacheDir: null,
     };
-    await assert.rejects(() => evaluateRun({ ...opts, runId: 999 }), /no run 999/);
-    await assert.rejects(() => evaluateRun({ ...opts, runId: t.noCheckpointId }), /no checkpoint/);
-    await assert.rejects(() => evaluateRun({ ...opts, runId: t.toyId }), UserError);
+    await assert.rejects(() => evaluateRun({ ...opts, target: { runId: 999 } }), /no run 999/);
+    await assert.rejects(
+      () => evaluateRun({ ...opts, target: { runId: t.noCheckpointId } }),
+      /no checkpoint/,
+    );
+    await assert.rejects(() => evaluateRun({ ...opts, target: { runId: t.toyId } }), UserError);
+    await assert.rejects(
+      () => evaluateRun({ ...opts, target: { runId: t.runId, step: 7 } }),
+      /kept no checkpoint at step 7.*--keep-every/,
+    );
   } finally {
     extractor.dispose();
     await t.cleanup();

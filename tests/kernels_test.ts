@@ -12,13 +12,15 @@ import { normals, relError, TOL } from "./helpers/compare.ts";
 import { conv2dSame, conv2dSameImplName } from "../lib/kernels/conv2d.ts";
 import { loadDnnl } from "../lib/kernels/dnnl_ffi.ts";
 import { disableNativeKernels, enableNativeKernels } from "../lib/kernels/native.ts";
+import { installFastKernels } from "../lib/kernels/mod.ts";
 import { leakyRelu } from "../lib/kernels/leaky_relu.ts";
 import { avgPoolCeil } from "../lib/kernels/avg_pool.ts";
 import { installZeroCopyWasmIdentity } from "../lib/kernels/wasm_identity.ts";
 import { benchTrainConfig } from "../lib/bench/presets.ts";
+import { buildConfig } from "../lib/config.ts";
 import { benchBatch } from "../lib/bench/workloads.ts";
 import { makeTrainStep } from "../lib/train.ts";
-import { createTrainState } from "../lib/train_state.ts";
+import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
 
 await initBackend("cpu");
 
@@ -291,6 +293,41 @@ Deno.test({
           assert.ok(e <= TOL, `parameter ${i}: relative error ${e}`);
         });
       }
+    } finally {
+      disableNativeKernels();
+      await initBackend("cpu");
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN: training steps are bit-identical with 1 and 2 threads",
+  ignore: !dnnlAvailable,
+  fn: async () => {
+    const run = async (threads: number) => {
+      // What `--threads N` does (initBackend keeps a choice made this way).
+      assert.match(installFastKernels({ threads }).description, new RegExp(`${threads} thread`));
+      await initBackend("wasm");
+      // Batch 16: large enough that oneDNN would split the filter gradient's batch sum.
+      const config = buildConfig("fashion-mnist", { batch: "16", K: "5" });
+      const s = createTrainState(config);
+      const step = makeTrainStep(config, s.net, s.st, s.adam, s.ema, s.rng);
+      const x0 = tf.randomUniform([16, 28, 28, 1], -1, 1, "float32", 7);
+      const results = [];
+      for (let i = 0; i < 3; i++) results.push(await step(x0));
+      const params = await Promise.all([...s.net.params.values()].map((p) => p.data()));
+      x0.dispose();
+      disposeTrainState(s);
+      return { results, params: params as Float32Array[] };
+    };
+    try {
+      const one = await run(1);
+      const two = await run(2);
+      two.results.forEach((r, i) => {
+        assert.deepEqual(r.loss, one.results[i].loss, `step ${i}: per-example losses`);
+        assert.equal(r.gradNorm, one.results[i].gradNorm, `step ${i}: gradient norm`);
+      });
+      two.params.forEach((p, i) => assert.deepEqual(p, one.params[i], `parameter ${i}`));
     } finally {
       disableNativeKernels();
       await initBackend("cpu");

@@ -60,6 +60,11 @@ function jsNormals(n: number, seed: number, scale = 1): Float32Array {
 function randomizeParams(net: EnergyNet, seed: number): void {
   let k = 0;
   for (const [name, v] of net.params) {
+    if (name.endsWith(".g")) {
+      // The residual scales g: away from their initial 1, so a net that ignores them differs.
+      v.assign(tf.tensor(jsNormals(v.size, seed + k++, 0.5).map((x) => 1 + x), v.shape));
+      continue;
+    }
     const isBias = name.endsWith(".b");
     const fanIn = isBias ? 1 : v.size / v.shape[v.shape.length - 1];
     // Residual branches' last convs stay small, as their near-zero init intends (this also keeps
@@ -257,8 +262,12 @@ function resnetJs(net: EnergyNet, cfg: ResNetConfig, y: Arr, t: number[]): numbe
         r.data.map((v, i) => v + tp.data[Math.floor(i / (hw * out)) * out + (i % out)]),
       );
       r = convJs(act(r), weightJs(net, `${pre}.conv2`, true), biasJs(net, `${pre}.conv2`), 3, out);
+      // Official res_use_scale: (conv2 + b) * g, g per output channel.
+      const g = Float64Array.from(net.params.get(`${pre}.conv2.g`)!.dataSync());
+      r = arr(r.shape, r.data.map((v, i) => v * g[i % out]));
+      // Official res_conv_shortcut: a 3x3 conv where the width changes.
       const skip = width !== out
-        ? convJs(h, weightJs(net, `${pre}.skip`), biasJs(net, `${pre}.skip`), 1, out)
+        ? convJs(h, weightJs(net, `${pre}.skip`), biasJs(net, `${pre}.skip`), 3, out)
         : h;
       h = arr(r.shape, r.data.map((v, i) => v + skip.data[i]));
       width = out;
@@ -656,8 +665,9 @@ function expectedResNetParams(
   for (const m of chMult) {
     for (let b = 0; b < blocks; b++) {
       const out = ch * m;
-      n += conv(3, width, out) + dense(t, out) + conv(3, out, out) +
-        (width !== out ? conv(1, width, out) : 0);
+      // conv1, temb_proj, conv2 with its scale g, and a 3x3 shortcut where the width changes.
+      n += conv(3, width, out) + dense(t, out) + conv(3, out, out) + out +
+        (width !== out ? conv(3, width, out) : 0);
       width = out;
     }
   }
@@ -667,8 +677,8 @@ function expectedResNetParams(
 Deno.test("parameter count: SPEC benchmark nets match the description and the PyTorch peer", () => {
   // `params` as printed by ../shared/bench/peer_torch.py for each preset.
   const presets: [number, number, number, number[], number, number][] = [
-    [32, 3, 32, [1, 2, 2, 2], 1, 282528], // cifar10-bench
-    [28, 1, 32, [1, 2, 2], 1, 199840], // fmnist-bench
+    [32, 3, 32, [1, 2, 2, 2], 1, 299136], // cifar10-bench
+    [28, 1, 32, [1, 2, 2], 1, 216384], // fmnist-bench
   ];
   for (const [imageSize, channels, ch, chMult, numResBlocks, peer] of presets) {
     assert.equal(expectedResNetParams(channels, ch, chMult, numResBlocks), peer);

@@ -43,7 +43,7 @@ export interface BenchOptions {
    * kernels on webgpu; false runs tfjs's stock kernels. Default true.
    */
   native?: boolean;
-  /** oneDNN's threads (default 1). */
+  /** oneDNN's threads (default: every core). */
   threads?: number;
 }
 
@@ -153,7 +153,7 @@ export async function runBench(
   const preset = typeof opts.preset === "string" ? benchPreset(opts.preset) : opts.preset;
   const mcmcSteps = opts.mcmcSteps ?? BENCH_MCMC_STEPS;
   if (opts.peer) await checkPeerPath(opts.peer.path);
-  const native = installFastKernels({ native: opts.native ?? true, threads: opts.threads ?? 1 });
+  const native = installFastKernels({ native: opts.native ?? true, threads: opts.threads });
   setWebgpuKernelsEnabled(opts.native ?? true);
   log(`native kernels: ${native.description}`);
   const backend = await initBackend(opts.backend, () => langevinProbe(preset));

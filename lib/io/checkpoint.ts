@@ -1,7 +1,8 @@
 /**
  * Self-describing checkpoints: one file with a JSON header (format, step, full config, RNG state,
  * code version, tensor index) followed by the raw little-endian float32 tensor data. Groups:
- * "params", "ema", "buffers" (spectral-norm vectors), "adam.m", "adam.v".
+ * "params", "ema", "buffers" (spectral-norm vectors), "ema.buffers" (the EMA weights' own vectors),
+ * "adam.m", "adam.v".
  */
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";

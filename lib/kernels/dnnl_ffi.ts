@@ -198,6 +198,8 @@ export class DnnlOps {
   /** Forward primitive descriptors (the hints backward primitives are built from), by op key. */
   readonly #forwardPds = new Map<string, Deno.PointerValue>();
   readonly #plans = new Map<string, Plan>();
+  /** 0 until set: OpenMP's own default until then. */
+  #threads = 0;
 
   constructor(d: Dnnl) {
     this.#d = d;
@@ -228,12 +230,14 @@ export class DnnlOps {
   }
 
   #forwardPd(key: string, init: (desc: Uint8Array) => number): Deno.PointerValue {
-    let pd = this.#forwardPds.get(key);
+    // Primitive descriptors fix their implementation's thread partition too: one per count.
+    const fullKey = `${key}@${this.#threads}`;
+    let pd = this.#forwardPds.get(fullKey);
     if (!pd) {
       const desc = new Uint8Array(OP_DESC_BYTES);
       check(init(desc), `${key} desc`);
       pd = this.#primitiveDesc(desc, null);
-      this.#forwardPds.set(key, pd);
+      this.#forwardPds.set(fullKey, pd);
     }
     return pd;
   }
@@ -309,11 +313,26 @@ export class DnnlOps {
     return { memory, reorder };
   }
 
+  /**
+   * The OpenMP threads of the ops that follow. oneDNN partitions a primitive's work for the
+   * thread count it was created under, so plans are cached per thread count.
+   */
+  setThreads(n: number): void {
+    if (n === this.#threads) return;
+    setNativeThreads(n);
+    this.#threads = n;
+  }
+
+  get threads(): number {
+    return this.#threads;
+  }
+
   #cached(key: string, build: () => Plan): Plan {
-    let plan = this.#plans.get(key);
+    const fullKey = `${key}@${this.#threads}`;
+    let plan = this.#plans.get(fullKey);
     if (!plan) {
       plan = build();
-      this.#plans.set(key, plan);
+      this.#plans.set(fullKey, plan);
     }
     return plan;
   }
@@ -559,18 +578,23 @@ export function loadDnnl(): { ops: DnnlOps; version: string } | null {
   return loaded;
 }
 
+let gomp: { omp_set_num_threads(n: number): void } | null | undefined;
+
 /**
  * Sets the OpenMP thread count oneDNN uses (libgomp's omp_set_num_threads); false where libgomp
- * cannot be loaded.
+ * cannot be loaded. Cheap after the first call (the library is opened once).
  */
 export function setNativeThreads(n: number): boolean {
-  try {
-    const gomp = Deno.dlopen("libgomp.so.1", {
-      omp_set_num_threads: { parameters: ["i32"], result: "void" },
-    });
-    gomp.symbols.omp_set_num_threads(n);
-    return true;
-  } catch {
-    return false;
+  if (gomp === undefined) {
+    try {
+      gomp = Deno.dlopen("libgomp.so.1", {
+        omp_set_num_threads: { parameters: ["i32"], result: "void" },
+      }).symbols;
+    } catch {
+      gomp = null;
+    }
   }
+  if (!gomp) return false;
+  gomp.omp_set_num_threads(n);
+  return true;
 }

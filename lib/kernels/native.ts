@@ -6,13 +6,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import { setAvgPoolImpl } from "./avg_pool.ts";
 import { type Conv2dSameImpl, setConv2dSameImpl } from "./conv2d.ts";
-import {
-  type ConvShape,
-  type DnnlOps,
-  loadDnnl,
-  type PoolShape,
-  setNativeThreads,
-} from "./dnnl_ffi.ts";
+import { type ConvShape, type DnnlOps, loadDnnl, type PoolShape } from "./dnnl_ffi.ts";
 import { HOST_BACKENDS, type HostBackend, hostMemory } from "./host_memory.ts";
 import { setLeakyReluImpl } from "./leaky_relu.ts";
 
@@ -21,7 +15,12 @@ function convShape(act: tf.TensorInfo, outChannels: number, kernel: number): Con
   return { batch, height, width, inChannels, outChannels, kernel };
 }
 
-function convImpl(ops: DnnlOps, b: HostBackend, name: string): Conv2dSameImpl {
+function convImpl(
+  ops: DnnlOps,
+  b: HostBackend,
+  name: string,
+  threads: number,
+): Conv2dSameImpl {
   return {
     name,
     forward: (x, filter, backend) => {
@@ -48,14 +47,23 @@ function convImpl(ops: DnnlOps, b: HostBackend, name: string): Conv2dSameImpl {
       const mem = hostMemory(b, backend);
       const co = dy.shape[3];
       const out = mem.output([k, k, x.shape[3], co]);
-      ops.conv(convShape(x, co, k), "backward_weights", mem.view(x), out.values, mem.view(dy));
+      // One thread: oneDNN splits this reduction over the batch between its threads, so the sum's
+      // order (and its last bits) would depend on the thread count. The forward and input-gradient
+      // convolutions give every output to one thread, bit-identical at any count (tested); the
+      // filter gradient is a few percent of a training step, so one thread costs little.
+      ops.setThreads(1);
+      try {
+        ops.conv(convShape(x, co, k), "backward_weights", mem.view(x), out.values, mem.view(dy));
+      } finally {
+        ops.setThreads(threads);
+      }
       return out.info;
     },
   };
 }
 
-function install(ops: DnnlOps, b: HostBackend, name: string): void {
-  setConv2dSameImpl(b, convImpl(ops, b, name));
+function install(ops: DnnlOps, b: HostBackend, name: string, threads: number): void {
+  setConv2dSameImpl(b, convImpl(ops, b, name, threads));
   setLeakyReluImpl(b, {
     forward: (x, alpha, backend) => {
       const mem = hostMemory(b, backend);
@@ -103,31 +111,39 @@ export interface NativeStatus {
 let status: NativeStatus | null = null;
 
 export interface NativeOptions {
-  /** oneDNN's OpenMP threads (default 1). */
+  /** oneDNN's OpenMP threads (default: every core, `defaultThreads()`). */
   threads?: number;
   /** The backends to accelerate (default wasm only: see below). */
   backends?: readonly HostBackend[];
+}
+
+/** Every core of the machine: the default thread count of the native kernels. */
+export function defaultThreads(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
 }
 
 /**
  * Runs the nets' convolutions, leaky ReLU and pooling on oneDNN when Debian's libdnnl2 loads;
  * otherwise changes nothing. By default only on wasm, the backend the CPU path runs on: the cpu
  * backend stays pure tfjs (its elementwise kernels are plain JS and slow anyway, and the test
- * suites run on it). One thread by default: on a machine shared with other work, extra OpenMP
- * threads mostly wait for cores.
+ * suites run on it). Every core by default: idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE,
+ * dnnl_ffi.ts), and the same seed gives the same numbers at any thread count.
  */
 export function enableNativeKernels(opts: NativeOptions = {}): NativeStatus {
-  const threads = opts.threads ?? 1;
+  const threads = opts.threads ?? defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new RangeError(`native kernel threads must be a positive integer, got ${threads}`);
+  }
   const backends = [...(opts.backends ?? ["wasm"])];
   const dnnl = loadDnnl();
   if (!dnnl) {
     status = { backends: [], description: "off: libdnnl.so.2 (oneDNN 2.x) cannot be loaded" };
     return status;
   }
-  setNativeThreads(threads);
+  dnnl.ops.setThreads(threads);
   const name = `oneDNN ${dnnl.version}`;
   for (const b of HOST_BACKENDS) {
-    if (backends.includes(b)) install(dnnl.ops, b, name);
+    if (backends.includes(b)) install(dnnl.ops, b, name, threads);
     else uninstall(b);
   }
   status = { backends, description: `${name}, ${threads} thread(s)` };

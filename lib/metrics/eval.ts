@@ -21,6 +21,8 @@ import type { ScheduleTensors } from "../recovery.ts";
 import { Rng } from "../rng.ts";
 import { sampleProgressive } from "../samplers/progressive.ts";
 import { loadForSampling } from "../train_state.ts";
+import { runCheckpointPath } from "../run_files.ts";
+import { gitCommit } from "../git.ts";
 import { loadFeatureExtractor } from "./extractors.ts";
 import {
   extractFeatures,
@@ -42,8 +44,6 @@ export type MetricName = typeof METRIC_NAMES[number];
 
 /** Where reference statistics are cached by default. */
 export const DEFAULT_CACHE_DIR = "results/cache";
-/** The checkpoint file in a run's folder (written by lib/run.ts). */
-export const RUN_CHECKPOINT_FILE = "checkpoint.ckpt";
 /**
  * Reference rows kept for KID. KID's estimator is unbiased for any subset draw; 10,000 rows give
  * 100 subsets of 1,000 enough variety while keeping an Inception cache file at 80 MB.
@@ -273,10 +273,14 @@ export interface SamplingModel {
   step: number;
 }
 
-/** The run and its checkpoint's path, or a UserError saying what is missing. */
+/**
+ * The run and its checkpoint's path (the latest, or the copy kept at `step`), or a UserError
+ * saying what is missing.
+ */
 export async function runCheckpoint(
   db: ResultsDb,
   runId: number,
+  step?: number,
 ): Promise<{ run: RunRecord; path: string }> {
   const run = await db.getRun(runId);
   if (!run) {
@@ -289,12 +293,15 @@ export async function runCheckpoint(
     );
   }
   if (!run.dir) throw new UserError(`run ${runId} has no folder, so no checkpoint to sample from`);
-  const path = join(run.dir, RUN_CHECKPOINT_FILE);
+  const path = runCheckpointPath(run.dir, step);
   try {
     await Deno.stat(path);
   } catch {
     throw new UserError(
-      `run ${runId} has no checkpoint at ${path} (it died before its first one, or its folder moved)`,
+      step === undefined
+        ? `run ${runId} has no checkpoint at ${path} (it died before its first one, or its folder moved)`
+        : `run ${runId} kept no checkpoint at step ${step} (${path}); train with --keep-every=N ` +
+          `to keep copies every N steps`,
     );
   }
   return { run, path };
@@ -312,7 +319,12 @@ export async function loadSamplingModel(path: string): Promise<SamplingModel> {
  * data range [-1, 1]. Batches must be read in order (extractFeatures does): one seeded stream
  * feeds them all, so the same seed and batch size give the same images.
  */
-export function sampleSource(model: SamplingModel, count: number, seed: number): ImageSource {
+export function sampleSource(
+  model: SamplingModel,
+  count: number,
+  seed: number,
+  noiseScale = 1,
+): ImageSource {
   const net = model.config.net;
   if (net.kind !== "resnet") throw new UserError("sampling images needs an image model");
   const rng = new Rng(seed);
@@ -329,7 +341,7 @@ export function sampleSource(model: SamplingModel, count: number, seed: number):
         [end - start, net.imageSize, net.imageSize, net.channels],
         model.st,
         rng,
-        model.config.langevin,
+        { ...model.config.langevin, noiseScale },
       );
       const x0 = tf.clipByValue(r.levels[0], -1, 1) as tf.Tensor4D;
       tf.dispose(r.levels);
@@ -356,6 +368,22 @@ export interface ComputeOptions {
   /** Seeds KID's subset draws. */
   seed: number;
   kid?: KidOptions;
+}
+
+/**
+ * The share of the images the classifier assigns to each class (its argmax), in class order: how
+ * evenly a model covers the classes (a mode-dropping model leaves some near 0).
+ */
+export function classShares(logits: Float32Array, n: number, classes: number): number[] {
+  const counts = new Array(classes).fill(0);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let c = 1; c < classes; c++) {
+      if (logits[i * classes + c] > logits[i * classes + best]) best = c;
+    }
+    counts[best]++;
+  }
+  return counts.map((c) => c / n);
 }
 
 /** FID, IS and KID of sample features (against the reference where the metric needs one). */
@@ -391,7 +419,12 @@ export async function computeMetrics(opts: ComputeOptions): Promise<MetricValue[
         name,
         value: r.mean,
         n: samples.n,
-        details: { std: r.std, splits: r.splits, classes: k },
+        details: {
+          std: r.std,
+          splits: r.splits,
+          classes: k,
+          class_shares: classShares(samples.logits, samples.n, k),
+        },
       });
     } else {
       const ref = needRef();
@@ -421,16 +454,24 @@ export async function computeMetrics(opts: ComputeOptions): Promise<MetricValue[
 // ---------------------------------------------------------------------------------------------
 // The whole evaluation of a run.
 
+/**
+ * What is evaluated: a training run's latest checkpoint, the copy it kept at `step`, or any
+ * checkpoint file (e.g. a shipped model), which is recorded as a run of task "eval".
+ */
+export type EvalTarget = { runId: number; step?: number } | { checkpoint: string };
+
 export interface EvaluateRunOptions {
   db: ResultsDb;
-  runId: number;
+  target: EvalTarget;
+  /** Langevin noise scale of the sampling (official evaluation: 0.99; default 1). */
+  noiseScale?: number;
   /** Number of samples. */
   n: number;
   metrics: readonly MetricName[];
   extractor: FeatureExtractor;
   /** See ReferenceOptions.extractorVersion. */
   extractorVersion?: string;
-  /** Opens the reference split (the run's data set, training split). */
+  /** Opens the reference split of the model's data set. */
   openReference: (config: TrainConfig) => Promise<ImageDataset>;
   /** Reference images (default: the whole split). */
   referenceCount?: number;
@@ -450,6 +491,31 @@ export interface EvaluateRunResult {
   sampleSeconds: number;
 }
 
+/** A run row of task "eval" for a checkpoint evaluated outside its training run. */
+async function checkpointEvalRun(
+  db: ResultsDb,
+  path: string,
+  model: SamplingModel,
+  seed: number,
+): Promise<RunRecord> {
+  const id = await db.createRun({
+    task: "eval",
+    preset: model.config.preset,
+    config: {
+      dataset: model.config.dataset,
+      checkpoint: path,
+      checkpointStep: model.step,
+      model: model.config,
+    },
+    gitCommit: await gitCommit(),
+    backend: tf.getBackend(),
+    adapter: "",
+    seed,
+    dir: null,
+  });
+  return (await db.getRun(id))!;
+}
+
 /** Samples the run's EMA model, computes the metrics and adds them to the database. */
 export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRunResult> {
   if (!Number.isInteger(opts.n) || opts.n < 2) {
@@ -458,9 +524,16 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
   if (opts.metrics.includes("is") && opts.n < IS_SPLITS) {
     throw new UserError(`the Inception Score needs at least ${IS_SPLITS} samples (--n)`);
   }
-  const { run, path } = await runCheckpoint(opts.db, opts.runId);
+  const noiseScale = opts.noiseScale ?? 1;
+  const target = opts.target;
+  const path = "checkpoint" in target
+    ? target.checkpoint
+    : (await runCheckpoint(opts.db, target.runId, target.step)).path;
   const model = await loadSamplingModel(path);
   try {
+    const run = "checkpoint" in target
+      ? await checkpointEvalRun(opts.db, path, model, opts.seed)
+      : (await opts.db.getRun(target.runId))!;
     let reference: ReferenceFeatures | null = null;
     let refSplit: string | null = null;
     if (opts.metrics.some((m) => m !== "is")) {
@@ -481,7 +554,8 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
       }
     }
     const t0 = performance.now();
-    const samples = await extractFeatures(opts.extractor, sampleSource(model, opts.n, opts.seed), {
+    const source = sampleSource(model, opts.n, opts.seed, noiseScale);
+    const samples = await extractFeatures(opts.extractor, source, {
       batchSize: opts.batchSize,
       onProgress: (done, total) => opts.onProgress?.("samples", done, total),
     });
@@ -500,7 +574,9 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
       ref_split: refSplit,
       extractor_version: opts.extractorVersion || null,
       langevin: model.config.langevin,
+      noise_scale: noiseScale,
       T: model.config.schedule.T,
+      checkpoint: path,
     };
     for (const v of values) {
       const row: EvaluationRow = {
@@ -513,6 +589,7 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
       };
       await opts.db.addEvaluation(row);
     }
+    if (run.task === "eval") await opts.db.setRunStatus(run.id, "completed");
     return { run, checkpoint: path, step: model.step, values, reference, sampleSeconds };
   } finally {
     model.net.dispose();

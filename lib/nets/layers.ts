@@ -9,8 +9,12 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 import { leakyRelu } from "../kernels/leaky_relu.ts";
-import type { Activation } from "./types.ts";
-import { spectralNormalize, type SpectralNormedWeight } from "./spectral_norm.ts";
+import type { Activation, SpectralNormCopy } from "./types.ts";
+import {
+  powerIterationStep,
+  spectralNormalize,
+  type SpectralNormedWeight,
+} from "./spectral_norm.ts";
 
 export const LEAKY_RELU_SLOPE = 0.2;
 
@@ -114,9 +118,23 @@ export class ParamFactory {
     return this.#layer(name, w, outCh, opts);
   }
 
-  /** One power iteration per spectral-normalised weight. */
-  updateSpectralNorm(): void {
-    for (const s of this.spectral) s.powerIteration();
+  /**
+   * One power iteration per spectral-normalised weight: on the net's own weights and vectors, or
+   * on another copy of them (`copy.params` holds the weights by parameter name, `copy.buffers` the
+   * vectors by buffer name, e.g. the EMA weights and their own u and v).
+   */
+  updateSpectralNorm(copy?: SpectralNormCopy): void {
+    for (const s of this.spectral) {
+      if (!copy) {
+        s.powerIteration();
+        continue;
+      }
+      const w = copy.params.get(`${s.name}.w`);
+      const u = copy.buffers.get(`${s.name}.sn_u`);
+      const v = copy.buffers.get(`${s.name}.sn_v`);
+      if (!w || !u || !v) throw new Error(`no copy of spectral-normalised layer ${s.name}`);
+      powerIterationStep(w, u, v);
+    }
   }
 
   dispose(): void {

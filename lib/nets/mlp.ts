@@ -91,7 +91,7 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
     params: f.params,
     buffers: f.buffers,
     energy,
-    updateSpectralNorm: () => f.updateSpectralNorm(),
+    updateSpectralNorm: (copy) => f.updateSpectralNorm(copy),
     dispose: () => {
       f.dispose();
       freqs?.dispose();

@@ -7,8 +7,12 @@
  *       (+ self-attention after each block at 16x16), then a 2x2 average pool (not after the last)
  *   f(x, t) = < sum_{H,W} relu(h), dense2(act(temb)) >
  *
- * Residual block: h = conv1(act(x)) + temb_proj(act(temb)); h = conv2(act(h)); out = skip(x) + h,
- * with a 1x1 conv skip when the width changes. Input NHWC.
+ * Residual block (network.py resnet_block with the official flags res_use_scale and
+ * res_conv_shortcut, both True in config.py):
+ *   h = conv1(act(x)) + temb_proj(act(temb));  h = (conv2(act(h)) + b2) * g;  out = skip(x) + h,
+ * with g a learned per-channel scale (nn.conv2d_0 use_scale: initialised to 1, trainable, outside
+ * the spectral norm) and skip a spectrally normalised 3x3 conv when the width changes. Input NHWC.
+ * docs/official_net.md lists each part beside the official file and function.
  */
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
@@ -35,6 +39,8 @@ interface ResBlock {
   conv1: Layer;
   tembProj: Layer;
   conv2: Layer;
+  /** The per-channel scale g on conv2's output, [out]. */
+  scale: tf.Variable;
   skip?: Layer;
   attention?: Attention;
 }
@@ -120,7 +126,9 @@ export function createResNet(config: ResNetConfig, rng: Rng): EnergyNet {
         conv1: f.conv(`${prefix}.conv1`, 3, width, out),
         tembProj: f.dense(`${prefix}.temb_proj`, tembDim, out),
         conv2: f.conv(`${prefix}.conv2`, 3, out, out, { initScale: 0 }),
-        skip: width !== out ? f.conv(`${prefix}.skip`, 1, width, out) : undefined,
+        scale: f.variable(`${prefix}.conv2.g`, tf.ones([out])),
+        // nn.conv2d's default filter is 3x3: the official shortcut is not a 1x1 "nin".
+        skip: width !== out ? f.conv(`${prefix}.skip`, 3, width, out) : undefined,
       };
       if (cfg.attention && sizes[l] === ATTENTION_RESOLUTION) {
         // The official attention layers are never spectrally normalised.
@@ -148,8 +156,12 @@ export function createResNet(config: ResNetConfig, rng: Rng): EnergyNet {
     const tBias = tf.add(dense(actTemb, block.tembProj), block.conv1.bias!) as tf.Tensor2D;
     const h = fusedConv(preAct(x), weightOf(block.conv1), { ...leaky, rowBias: tBias });
     const skip = block.skip ? fusedConv(x, weightOf(block.skip)) : x;
-    const bias = block.skip ? tf.add(block.conv2.bias!, block.skip.bias!) : block.conv2.bias!;
-    return fusedConv(preAct(h), weightOf(block.conv2), {
+    // (conv(a, W) + b) * g = conv(a, W g) + b g: g folds into the small weight and bias tensors,
+    // so the fused kernel still takes conv2, its bias and the residual in one pass.
+    const scaledW = tf.mul(weightOf(block.conv2), block.scale) as tf.Tensor4D;
+    const scaledB = tf.mul(block.conv2.bias!, block.scale);
+    const bias = block.skip ? tf.add(scaledB, block.skip.bias!) : scaledB;
+    return fusedConv(preAct(h), scaledW, {
       ...leaky,
       residual: skip,
       bias: bias as tf.Tensor1D,
@@ -199,7 +211,7 @@ export function createResNet(config: ResNetConfig, rng: Rng): EnergyNet {
     params: f.params,
     buffers: f.buffers,
     energy,
-    updateSpectralNorm: () => f.updateSpectralNorm(),
+    updateSpectralNorm: (copy) => f.updateSpectralNorm(copy),
     dispose: () => f.dispose(),
   };
 }

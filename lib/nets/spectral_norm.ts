@@ -14,10 +14,12 @@ import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../rng.ts";
 
 /** Power iterations at creation, so sigma is accurate from the first step (as torch does). */
-const INITIAL_POWER_ITERATIONS = 15;
+export const INITIAL_POWER_ITERATIONS = 15;
 const NORM_EPS = 1e-12;
 
 export interface SpectralNormedWeight {
+  /** The layer's name: the weight is `${name}.w`, its vectors `${name}.sn_u` and `${name}.sn_v`. */
+  readonly name: string;
   /** The trainable weight before normalisation. */
   readonly raw: tf.Variable;
   /** Left and right singular-vector estimates, [out, 1] and [in', 1]. */
@@ -29,6 +31,28 @@ export interface SpectralNormedWeight {
   sigma(): tf.Tensor2D;
   /** One power-iteration step: updates u and v in place. */
   powerIteration(): void;
+}
+
+/** Another copy of a layer's weight and vectors (e.g. the EMA weights and their own u, v). */
+export interface WeightCopy {
+  weight: tf.Tensor;
+  u: tf.Variable;
+  v: tf.Variable;
+}
+
+/**
+ * One power-iteration step on W viewed as [in', out]: v <- normalize(W u), u <- normalize(W^T v),
+ * written into u and v.
+ */
+export function powerIterationStep(w: tf.Tensor, u: tf.Variable, v: tf.Variable): void {
+  tf.tidy(() => {
+    const outDim = w.shape[w.shape.length - 1];
+    const m = tf.reshape(w, [w.size / outDim, outDim]) as tf.Tensor2D;
+    const vNew = l2Normalize(tf.matMul(m, u as tf.Tensor2D));
+    const uNew = l2Normalize(tf.matMul(m, vNew, true, false));
+    v.assign(vNew);
+    u.assign(uNew);
+  });
 }
 
 function l2Normalize(x: tf.Tensor2D): tf.Tensor2D {
@@ -62,15 +86,7 @@ export function spectralNormalize(
   buffers.set(`${name}.sn_u`, u);
   buffers.set(`${name}.sn_v`, v);
 
-  const powerIteration = () => {
-    tf.tidy(() => {
-      const w = matrix();
-      const vNew = l2Normalize(tf.matMul(w, u as tf.Tensor2D));
-      const uNew = l2Normalize(tf.matMul(w, vNew, true, false));
-      v.assign(vNew);
-      u.assign(uNew);
-    });
-  };
+  const powerIteration = () => powerIterationStep(raw, u, v);
 
   const sigma = (): tf.Tensor2D =>
     tf.matMul(tf.matMul(v as tf.Tensor2D, matrix(), true, false), u as tf.Tensor2D);
@@ -84,5 +100,5 @@ export function spectralNormalize(
   };
 
   for (let i = 0; i < INITIAL_POWER_ITERATIONS; i++) powerIteration();
-  return { raw, u, v, normalized, sigma, powerIteration };
+  return { name, raw, u, v, normalized, sigma, powerIteration };
 }

@@ -1,6 +1,12 @@
 /** The energy-network contract shared by the 2D MLP and the image ResNet. */
 import type * as tf from "@tensorflow/tfjs";
 
+/** A copy of a net's weights and spectral-norm vectors, by the net's own names. */
+export interface SpectralNormCopy {
+  params: Map<string, tf.Tensor>;
+  buffers: Map<string, tf.Variable>;
+}
+
 export type Activation = "lrelu" | "swish";
 
 export interface MlpConfig {
@@ -49,7 +55,11 @@ export interface EnergyNet {
   readonly buffers: Map<string, tf.Variable>;
   /** y: [B, ...dataShape] float32; t: [B] int32 level indices. Returns [B]. */
   energy(y: tf.Tensor, t: tf.Tensor): tf.Tensor1D;
-  /** One power iteration per spectral-normalised weight (training steps only); no-op without it. */
-  updateSpectralNorm(): void;
+  /**
+   * One power iteration per spectral-normalised weight (training steps only); no-op without it.
+   * With `copy`, on another copy of the weights and vectors (by the same names) instead: the EMA
+   * weights keep their own vectors this way.
+   */
+  updateSpectralNorm(copy?: SpectralNormCopy): void;
   dispose(): void;
 }

@@ -17,6 +17,12 @@ export interface LangevinOptions {
   sampler: SamplerKind;
   /** Where the chain starts, in y-space (default y_0 = x_{t+1}, as Algorithm 2); for long runs. */
   start?: tf.Tensor;
+  /**
+   * Multiplies the injected noise: y <- y + (s_t^2 / 2) grad + noiseScale s_t eps. 1 in training;
+   * the official evaluation samples with 0.99 (config.py noise_scale, model.py
+   * p_sample_langevin). Default 1.
+   */
+  noiseScale?: number;
 }
 
 export interface LangevinResult {
@@ -71,16 +77,25 @@ export function sampleLangevin(
     perExample(st.aPrev, nextLevel(t), rank),
   ]);
   const logProb = (y: tf.Tensor) => conditionalLogProb(net, y, t, xNext, st);
+  const noiseScale = opts.noiseScale ?? 1;
+  if (!(noiseScale > 0 && Number.isFinite(noiseScale))) {
+    throw new RangeError(`noiseScale must be a positive number, got ${noiseScale}`);
+  }
+  // The proposal's standard deviation and variance: s_t * noiseScale.
+  const [sd, variance] = tf.tidy(() => [
+    tf.mul(tf.sqrt(s2), noiseScale),
+    tf.mul(tf.reshape(s2, [-1]), noiseScale * noiseScale),
+  ]);
   const y0 = opts.start ?? xNext;
   let state = logpAndGrad(logProb, tf.clone(y0));
   let acceptSum: tf.Tensor1D = tf.zeros([xNext.shape[0]]);
   for (let k = 0; k < opts.steps; k++) {
     const mean = tf.tidy(() => tf.add(state.y, tf.mul(tf.mul(s2, 0.5), state.grad)));
-    const proposalY = tf.tidy(() => tf.add(mean, tf.mul(tf.sqrt(s2), rng.normal(xNext.shape))));
+    const proposalY = tf.tidy(() => tf.add(mean, tf.mul(sd, rng.normal(xNext.shape))));
     const proposal = logpAndGrad(logProb, proposalY);
     const accProb = tf.tidy(() => {
-      // log q(y'|y) and log q(y|y') for the Gaussian proposal N(y + s^2/2 grad, s^2 I).
-      const twoS2 = tf.mul(tf.reshape(s2, [-1]), 2);
+      // log q(y'|y) and log q(y|y') for the Gaussian proposal N(y + s^2/2 grad, (noiseScale s)^2 I).
+      const twoS2 = tf.mul(variance, 2);
       const logqFwd = tf.neg(tf.div(sumOver(tf.square(tf.sub(proposal.y, mean))), twoS2));
       const meanBack = tf.add(proposal.y, tf.mul(tf.mul(s2, 0.5), proposal.grad));
       const logqBwd = tf.neg(tf.div(sumOver(tf.square(tf.sub(state.y, meanBack))), twoS2));
@@ -116,6 +131,6 @@ export function sampleLangevin(
     acceptance: tf.div(acceptSum, Math.max(opts.steps, 1)) as tf.Tensor1D,
     displacement: tf.sqrt(sumOver(tf.square(tf.sub(state.y, y0)))) as tf.Tensor1D,
   }));
-  tf.dispose([state.y, state.logp, state.grad, acceptSum, s2, aPrev]);
+  tf.dispose([state.y, state.logp, state.grad, acceptSum, s2, aPrev, sd, variance]);
   return result;
 }

@@ -8,7 +8,7 @@ import type { EnergyNet } from "../nets/types.ts";
 import { perExample, type ScheduleTensors } from "../recovery.ts";
 import type { Rng } from "../rng.ts";
 import { meanOf } from "../tensor_util.ts";
-import { sampleLangevin, type SamplerKind } from "./langevin.ts";
+import { type LangevinOptions, sampleLangevin } from "./langevin.ts";
 
 export interface LongRunSnapshot {
   step: number;
@@ -35,7 +35,8 @@ export function logSpacedSteps(total: number): number[] {
 
 /**
  * Continues the level-0 chains conditioned on `x1` from `x0` for `total` steps; calls `onSnapshot`
- * with x_0 at each log-spaced step (the caller may save it) and returns the statistics.
+ * with x_0 at each snapshot step (log-spaced, or the given `snapshots`, `total` always included;
+ * the caller may save it) and returns the statistics.
  */
 export async function runLongChains(
   net: EnergyNet,
@@ -44,21 +45,25 @@ export async function runLongChains(
   x0: tf.Tensor,
   rng: Rng,
   total: number,
-  sampler: SamplerKind,
+  chain: Pick<LangevinOptions, "sampler" | "noiseScale">,
   onSnapshot?: (step: number, x: tf.Tensor) => Promise<void>,
+  snapshots?: readonly number[],
 ): Promise<LongRunSnapshot[]> {
   const n = x0.shape[0];
   const t = tf.fill([n], 0, "int32");
-  const a1 = perExample(st.aPrev, tf.fill([n], 1, "int32"), x0.rank);
+  const a1 = tf.tidy(() => perExample(st.aPrev, tf.fill([n], 1, "int32"), x0.rank));
   let x = tf.clone(x0);
-  const snapshots: LongRunSnapshot[] = [];
+  const stats: LongRunSnapshot[] = [];
+  const steps = snapshots
+    ? [...new Set([0, ...snapshots.filter((s) => s > 0 && s < total), total])].sort((a, b) => a - b)
+    : logSpacedSteps(total);
   let done = 0;
   let acceptance = NaN;
   try {
-    for (const step of logSpacedSteps(total)) {
+    for (const step of steps) {
       if (step > done) {
         const start = tf.mul(a1, x);
-        const r = sampleLangevin(net, x1, t, st, rng, { steps: step - done, sampler, start });
+        const r = sampleLangevin(net, x1, t, st, rng, { ...chain, steps: step - done, start });
         acceptance = await meanOf(r.acceptance);
         tf.dispose([start, x, r.acceptance, r.displacement]);
         x = r.x;
@@ -67,7 +72,7 @@ export async function runLongChains(
       const energy = tf.tidy(() => net.energy(tf.mul(a1, x), t));
       const outside = tf.tidy(() => tf.cast(tf.greater(tf.abs(x), 1), "float32"));
       const centred = tf.tidy(() => tf.square(tf.sub(x, tf.mean(x))));
-      snapshots.push({
+      stats.push({
         step,
         energy: await meanOf(energy),
         mean: await meanOf(x),
@@ -81,5 +86,5 @@ export async function runLongChains(
   } finally {
     tf.dispose([t, a1, x]);
   }
-  return snapshots;
+  return stats;
 }

@@ -18,6 +18,7 @@ export const IMAGE_DATASET_NAMES = [
   "lsun-church64",
   "lsun-bedroom64",
   "lsun-church128",
+  "lsun-bedroom128",
 ] as const;
 export type ImageDatasetName = typeof IMAGE_DATASET_NAMES[number];
 
@@ -42,6 +43,7 @@ const LSUN: Record<string, { category: string; size: number }> = {
   "lsun-church64": { category: "church_outdoor", size: 64 },
   "lsun-bedroom64": { category: "bedroom", size: 64 },
   "lsun-church128": { category: "church_outdoor", size: 128 },
+  "lsun-bedroom128": { category: "bedroom", size: 128 },
 };
 
 function lsunInfo(name: ImageDatasetName): ImageDatasetInfo {
@@ -102,6 +104,7 @@ const INFO: Record<ImageDatasetName, ImageDatasetInfo> = {
   "lsun-church64": lsunInfo("lsun-church64"),
   "lsun-bedroom64": lsunInfo("lsun-bedroom64"),
   "lsun-church128": lsunInfo("lsun-church128"),
+  "lsun-bedroom128": lsunInfo("lsun-bedroom128"),
 };
 
 /** Facts about a dataset name; a UserError listing the names when it is unknown. */
