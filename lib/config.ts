@@ -20,7 +20,11 @@ export interface TrainConfig {
   net: NetConfig;
   schedule: ScheduleConfig;
   langevin: { steps: number; sampler: SamplerKind };
-  optim: AdamConfig & { ema: number };
+  /**
+   * ema: the EMA decay; emaWarmup: ramp the decay as min(ema, (1 + n) / (10 + n)) over updates n
+   * (lib/optim.ts Ema); absent in configs written before it existed (off).
+   */
+  optim: AdamConfig & { ema: number; emaWarmup?: boolean };
   train: {
     iterations: number;
     batch: number;
@@ -47,6 +51,7 @@ export const ALIASES: Record<string, string> = {
   beta1: "optim.beta1",
   warmup: "optim.warmup",
   ema: "optim.ema",
+  "ema-warmup": "optim.emaWarmup",
   "grad-clip": "optim.gradClip",
   batch: "train.batch",
   iterations: "train.iterations",

@@ -2,8 +2,11 @@
  * Trained models shipped with the project (models/<name>/): EMA weights and config in one
  * checkpoint, with a model card beside it, so a fresh clone samples and scores without training.
  */
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.ts";
+import { loadCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
+import * as tf from "@tensorflow/tfjs";
 
 /** The shipped models by name. */
 export const SHIPPED_MODELS = ["fashion-mnist"] as const;
@@ -25,4 +28,56 @@ export async function shippedModelPath(name: string): Promise<string> {
     );
   }
   return path;
+}
+
+/** The groups a shipped model keeps: the EMA weights and their own spectral-norm vectors. */
+const MODEL_GROUPS = ["ema", "ema.buffers"] as const;
+
+export interface ExportedModel {
+  path: string;
+  step: number;
+  bytes: number;
+  tensors: number;
+}
+
+/**
+ * Writes the EMA weights of a training checkpoint, with its config and provenance, as a model
+ * file that sampling and evaluation read like a checkpoint (`loadForSampling(path, "ema")`). The
+ * live weights and Adam's moments stay behind: a third of the size, and nothing to resume from.
+ */
+export async function exportModel(
+  checkpoint: string,
+  out: string,
+  provenance: Record<string, unknown> = {},
+): Promise<ExportedModel> {
+  const ckpt = await loadCheckpoint(checkpoint);
+  for (const g of MODEL_GROUPS) {
+    if (!ckpt.tensors.has(g)) {
+      throw new UserError(
+        `${checkpoint} has no '${g}' tensors (written before the EMA kept its own spectral-norm ` +
+          `vectors?); resume the run for one checkpoint interval and export again`,
+      );
+    }
+  }
+  const groups: Record<string, Map<string, tf.Tensor>> = {};
+  for (const g of MODEL_GROUPS) {
+    groups[g] = new Map(
+      [...ckpt.tensors.get(g)!].map(([name, t]) => [name, tf.tensor(t.values, t.shape)]),
+    );
+  }
+  try {
+    await Deno.mkdir(dirname(out), { recursive: true });
+    await saveCheckpoint(out, {
+      step: ckpt.meta.step,
+      config: ckpt.meta.config,
+      rng: ckpt.meta.rng,
+      adamStep: ckpt.meta.adamStep,
+      codeVersion: ckpt.meta.codeVersion,
+      extra: { ...ckpt.meta.extra, exportedFrom: checkpoint, ...provenance },
+    }, groups);
+  } finally {
+    for (const m of Object.values(groups)) tf.dispose([...m.values()]);
+  }
+  const tensors = Object.values(groups).reduce((n, m) => n + m.size, 0);
+  return { path: out, step: ckpt.meta.step, bytes: (await Deno.stat(out)).size, tensors };
 }

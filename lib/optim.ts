@@ -83,7 +83,13 @@ export class Ema {
   /** The EMA weights' spectral-norm vectors, by the net's buffer names. */
   readonly shadowBuffers = new Map<string, tf.Variable>();
 
-  constructor(readonly net: EmaTarget, readonly decay: number) {
+  /**
+   * `warmup`: the decay at update n (counting from 1) is min(decay, (1 + n) / (10 + n)), as
+   * TensorFlow's ExponentialMovingAverage with num_updates: early averages forget the random
+   * initialisation within tens of steps instead of thousands (0.999^1000 = 0.37 of the init is
+   * left after 1,000 steps). Off in the official presets (train.py uses a plain decay).
+   */
+  constructor(readonly net: EmaTarget, readonly decay: number, readonly warmup = false) {
     for (const [name, p] of net.params) {
       this.shadow.set(name, tf.tidy(() => tf.variable(tf.clone(p), false)));
     }
@@ -96,11 +102,18 @@ export class Ema {
     return this.net.params;
   }
 
-  update(): void {
+  /** The decay of the `n`-th update (n from 1). */
+  decayAt(n: number): number {
+    return this.warmup ? Math.min(this.decay, (1 + n) / (10 + n)) : this.decay;
+  }
+
+  /** The `n`-th update (n from 1: the optimizer's step count after its update). */
+  update(n: number): void {
+    const decay = this.decayAt(n);
     tf.tidy(() => {
       for (const [name, p] of this.params) {
         const s = this.shadow.get(name)!;
-        s.assign(tf.add(tf.mul(s, this.decay), tf.mul(p, 1 - this.decay)));
+        s.assign(tf.add(tf.mul(s, decay), tf.mul(p, 1 - decay)));
       }
     });
     this.refineSpectralNorm(1);

@@ -33,7 +33,16 @@ function toy(dataset: string, net: Partial<MlpConfig> = {}): TrainConfig {
     // (a PyTorch prototype, after ~6,000 iterations at batch 256); see README "2D results".
     schedule: { kind: "drl", T: 6, b2: 2e-4 },
     langevin: { steps: 10, sampler: "ula" },
-    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: 100, gradClip: 10, ema: 0.99 },
+    optim: {
+      lr: 1e-3,
+      beta1: 0.9,
+      beta2: 0.999,
+      eps: 1e-8,
+      warmup: 100,
+      gradClip: 10,
+      ema: 0.99,
+      emaWarmup: false,
+    },
     train: {
       // About 13 minutes at 0.12 s/step on this 2-core machine (the bound: under 15).
       iterations: 6500,
@@ -91,6 +100,7 @@ function image(name: string, s: ImageSpec): TrainConfig {
       warmup: 1000,
       gradClip: 0,
       ema: 0.999,
+      emaWarmup: false,
     },
     train: {
       iterations: s.iterations,

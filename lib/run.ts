@@ -256,7 +256,11 @@ async function trainWithDb(
   };
 
   try {
-    while (state.step < config.train.iterations && !stopSignal) {
+    while (state.step < config.train.iterations) {
+      // Signal listeners run as event-loop tasks, which a loop of resolved promises (the wasm
+      // and cpu backends) never lets in: yield once per step so a stop is seen within a step.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      if (stopSignal) break;
       const x0 = await source.next(config.train.batch, state.rng);
       const r = await trainStep(x0);
       x0.dispose();

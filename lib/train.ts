@@ -60,7 +60,7 @@ export function makeTrainStep(
     }, params);
     const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
     const gradNorm = adam.apply(named);
-    ema.update();
+    ema.update(adam.step);
     const p = parts!;
     const [loss, fPos, fNeg, acceptance, displacement, norm, mean] = await Promise.all(
       [p.loss, p.fPos, p.fNeg, chain.acceptance, chain.displacement, gradNorm, value].map((x) =>

@@ -31,7 +31,7 @@ export function createTrainState(config: TrainConfig): TrainState {
     config,
     net,
     adam: new Adam(net.params, config.optim),
-    ema: new Ema(net, config.optim.ema),
+    ema: new Ema(net, config.optim.ema, config.optim.emaWarmup ?? false),
     rng,
     st: scheduleTensors(makeSchedule(config.schedule)),
     step: 0,

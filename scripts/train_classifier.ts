@@ -12,7 +12,7 @@ import { runMain, UserError } from "../lib/errors.ts";
 import { gitCommit } from "../lib/git.ts";
 import { createProgress } from "../lib/io/progress.ts";
 import {
-  DEFAULT_CLASSIFIER_PATH,
+  TRAINED_CLASSIFIER_PATH,
   FMNIST_CLASSIFIER_CONFIG,
   FmnistClassifier,
   saveClassifier,
@@ -22,7 +22,7 @@ import { Rng } from "../lib/rng.ts";
 
 const USAGE = `usage: deno task train-classifier fashion-mnist [--out PATH] [--epochs N] [--seed S]
          [--batch B] [--lr LR] [--backend auto|webgpu|wasm|cpu] [--data DIR]
-default --out ${DEFAULT_CLASSIFIER_PATH}, --epochs 3, --seed 0, --batch 64, --lr 0.001`;
+default --out ${TRAINED_CLASSIFIER_PATH}, --epochs 3, --seed 0, --batch 64, --lr 0.001`;
 
 const FLAGS = ["out", "epochs", "seed", "batch", "lr", "backend", "data"];
 
@@ -70,7 +70,7 @@ await runMain(async () => {
   if (dataset !== "fashion-mnist") {
     throw new UserError(`only fashion-mnist has a project classifier (got '${dataset}')\n${USAGE}`);
   }
-  const out = (args.flags.out as string | undefined) ?? DEFAULT_CLASSIFIER_PATH;
+  const out = (args.flags.out as string | undefined) ?? TRAINED_CLASSIFIER_PATH;
   const epochs = intFlag("epochs", args.flags.epochs) ?? 3;
   const seed = intFlag("seed", args.flags.seed) ?? 0;
   const batchSize = intFlag("batch", args.flags.batch) ?? 64;

@@ -147,7 +147,7 @@ Deno.test("Adam with warm-up and clipping, and the EMA, equal a float64 referenc
     }
     const grads = new Map(Object.entries(g).map(([k, x]) => [k, tf.tensor1d(x)]));
     const reported = adam.apply(grads);
-    ema.update();
+    ema.update(step);
     assert.ok(Math.abs(reported.dataSync()[0] - norm) <= 1e-5 * norm, "reported gradient norm");
     tf.dispose([reported, ...grads.values()]);
     for (const k of Object.keys(p)) {
@@ -165,6 +165,26 @@ Deno.test("Adam with warm-up and clipping, and the EMA, equal a float64 referenc
   adam.dispose();
   ema.dispose();
   tf.dispose([...params.values()]);
+});
+
+Deno.test("EMA warm-up: the n-th update averages with decay min(d, (1 + n) / (10 + n))", () => {
+  const p = tf.variable(tf.tensor1d([1, -2]), true);
+  const net = { params: new Map([["p", p]]), buffers: new Map(), updateSpectralNorm: () => {} };
+  const ema = new Ema(net, 0.999, true);
+  let shadow = [1, -2];
+  for (let n = 1; n <= 5; n++) {
+    const live = [1 + n, -2 * n];
+    p.assign(tf.tensor1d(live));
+    ema.update(n);
+    const d = Math.min(0.999, (1 + n) / (10 + n));
+    shadow = shadow.map((s, i) => d * s + (1 - d) * live[i]);
+    const got = ema.shadow.get("p")!.dataSync();
+    shadow.forEach((want, i) => assert.ok(Math.abs(got[i] - want) < 1e-5, `update ${n}`));
+  }
+  // Without warm-up the decay is constant from the first update.
+  assert.equal(new Ema(net, 0.999).decayAt(1), 0.999);
+  ema.dispose();
+  p.dispose();
 });
 
 /** The largest singular value of W viewed as [in', out], by many power iterations in float64. */
@@ -203,7 +223,7 @@ Deno.test("EMA weights keep their own spectral-norm vectors: sigma is the EMA we
       }
     });
     s.net.updateSpectralNorm();
-    s.ema.update();
+    s.ema.update(i + 1);
   }
   const name = "level0.block0.conv1";
   const emaW = s.ema.shadow.get(`${name}.w`)!.dataSync() as Float32Array;

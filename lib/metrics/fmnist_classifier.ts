@@ -10,6 +10,7 @@
  * Conv2DBackpropFilter kernel.
  */
 import * as tf from "@tensorflow/tfjs";
+import { fileURLToPath } from "node:url";
 import { batches, type ImageDataset, toTensor } from "../data/images/mod.ts";
 import { UserError } from "../errors.ts";
 import { loadCheckpoint, restoreGroup, saveCheckpoint } from "../io/checkpoint.ts";
@@ -19,8 +20,15 @@ import type { FeatureExtractor, FeatureOutput } from "./features.ts";
 
 /** The name stored with every metric these features give. */
 export const FMNIST_FEATURES_NAME = "fmnist-cnn-penultimate";
-/** Where `deno task train-classifier fashion-mnist` writes, and where eval looks by default. */
-export const DEFAULT_CLASSIFIER_PATH = "results/classifiers/fashion-mnist.ckpt";
+/**
+ * The classifier shipped with the project (models/classifiers/), the default of every metric:
+ * the same weights on every machine, so FID-fmnist numbers compare across machines.
+ */
+export const DEFAULT_CLASSIFIER_PATH = fileURLToPath(
+  new URL("../../models/classifiers/fashion-mnist.ckpt", import.meta.url),
+);
+/** Where `deno task train-classifier fashion-mnist` writes (never over the shipped one). */
+export const TRAINED_CLASSIFIER_PATH = "results/classifiers/fashion-mnist.ckpt";
 /** Marks a checkpoint as this classifier (a DRL checkpoint has other groups and no such kind). */
 const CLASSIFIER_KIND = "fmnist-cnn-classifier";
 const GROUP = "classifier";
@@ -302,9 +310,11 @@ export async function loadClassifier(path = DEFAULT_CLASSIFIER_PATH): Promise<Lo
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
     throw new UserError(
-      `no Fashion-MNIST classifier at ${path}; train it first with: ` +
-        `deno task train-classifier fashion-mnist` +
-        (path === DEFAULT_CLASSIFIER_PATH ? "" : ` --out ${path}`),
+      path === DEFAULT_CLASSIFIER_PATH
+        ? `the shipped Fashion-MNIST classifier ${path} is missing; restore it with: ` +
+          `git checkout -- models/classifiers`
+        : `no Fashion-MNIST classifier at ${path}; train one with: ` +
+          `deno task train-classifier fashion-mnist --out ${path}`,
     );
   }
   const ckpt = await loadCheckpoint(path);
