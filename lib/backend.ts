@@ -29,6 +29,23 @@ export interface BackendInfo {
 // the wasm backend loads its single-threaded build from the file system.
 tf.env().set("PROD", true);
 
+/**
+ * Mesa's Vulkan drivers print "error: XDG_RUNTIME_DIR is invalid or not set" on stderr whenever a
+ * WebGPU adapter is looked up without it (tfjs looks one up even for --backend wasm): give the
+ * process a private runtime folder, as a login session would, so nothing the user did is blamed.
+ */
+function ensureRuntimeDir(): void {
+  try {
+    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+    const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/drl-runtime-${Deno.uid() ?? "user"}`;
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch {
+    // no --allow-env or --allow-write: the message stays, nothing else changes
+  }
+}
+ensureRuntimeDir();
+
 const WASM_DIR = new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url);
 let wasmPathsSet = false;
 

@@ -212,7 +212,7 @@ async function trainWithDb(
   const trainStep = makeTrainStep(config, state.net, state.st, state.adam, state.ema, state.rng);
   const stats = new LevelStats(config.schedule.T);
   const pending: MetricRow[] = [];
-  const progress = createProgress(config.train.iterations, state.step);
+  const progress = createProgress(config.train.iterations, state.step, { write: log });
   const figures: string[] = [];
   const startStep = state.step;
   const t0 = performance.now();

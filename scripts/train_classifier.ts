@@ -12,11 +12,11 @@ import { runMain, UserError } from "../lib/errors.ts";
 import { gitCommit } from "../lib/git.ts";
 import { createProgress } from "../lib/io/progress.ts";
 import {
-  TRAINED_CLASSIFIER_PATH,
   FMNIST_CLASSIFIER_CONFIG,
   FmnistClassifier,
   saveClassifier,
   trainClassifier,
+  TRAINED_CLASSIFIER_PATH,
 } from "../lib/metrics/fmnist_classifier.ts";
 import { Rng } from "../lib/rng.ts";
 

@@ -18,6 +18,7 @@ import { scheduleTensors } from "../lib/recovery.ts";
 import { Rng } from "../lib/rng.ts";
 import { sampleLangevin } from "../lib/samplers/langevin.ts";
 import { createTrainState, type TrainState } from "../lib/train_state.ts";
+import { testNeeding } from "./helpers/needs.ts";
 
 await initBackend("cpu");
 
@@ -93,9 +94,12 @@ Deno.test("ratios: ours / peer per workload, only where both have a number", () 
   assert.equal(ratiosOf([ourLine("langevin_step", 160)], otherPreset).length, 0);
 });
 
-Deno.test({
+testNeeding({
+  what: "python3",
+  present: await exists("/usr/bin/python3"),
+  install: "apt-get install -y python3",
+}, {
   name: "peer subprocess: arguments passed through, lines parsed, failures are one clear line",
-  ignore: !(await exists("/usr/bin/python3")),
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {

@@ -32,6 +32,7 @@ import {
   quadrantColors,
   type Rgb,
 } from "../scripts/make_fixtures.ts";
+import { testNeeding } from "./helpers/needs.ts";
 
 let fixturePromise: Promise<FixtureSet> | null = null;
 /** All fixtures, written once per test run into a temporary folder. */
@@ -590,9 +591,12 @@ try {
   realPresent = false;
 }
 
-Deno.test({
+testNeeding({
+  what: "the real Fashion-MNIST",
+  present: realPresent,
+  install: "apt-get install -y dataset-fashion-mnist",
+}, {
   name: "real Fashion-MNIST: 60,000 train and 10,000 test images, 6,000 per class in train",
-  ignore: !realPresent,
   fn: async () => {
     const train = await openImageDataset("fashion-mnist"); // found at its default location
     assert.equal(train.count, 60000);

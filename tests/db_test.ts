@@ -19,12 +19,18 @@ import {
   SCHEMA_VERSION,
 } from "../lib/db/mod.ts";
 import type { KyselyResultsDb } from "../lib/db/results_db.ts";
+import { type Need, testNeeding } from "./helpers/needs.ts";
 
 // These tests pick their databases explicitly; a DATABASE_URL in the developer's environment
 // (say, the lab's shared server) must neither receive test rows nor change what is tested.
 Deno.env.delete("DATABASE_URL");
 
 const PG_URL = Deno.env.get("TEST_DATABASE_URL");
+const POSTGRES: Need = {
+  what: "PostgreSQL (TEST_DATABASE_URL)",
+  present: PG_URL !== undefined,
+  install: "bash .ci/start-postgres.sh prints the URL to export",
+};
 
 interface Place {
   /** What openResultsDb gets: {path} for SQLite, {url} for PostgreSQL. */
@@ -36,13 +42,13 @@ interface Place {
 
 interface Backend {
   name: "sqlite" | "postgres";
-  ignore: boolean;
+  need: Need;
   fresh(): Promise<Place>;
 }
 
 const sqliteBackend: Backend = {
   name: "sqlite",
-  ignore: false,
+  need: { what: "SQLite", present: true, install: "built into Deno" },
   async fresh() {
     const dir = await Deno.makeTempDir({ prefix: "drl-db-test-" });
     const path = `${dir}/results/results.db`; // a folder that does not exist yet
@@ -52,7 +58,7 @@ const sqliteBackend: Backend = {
 
 const postgresBackend: Backend = {
   name: "postgres",
-  ignore: PG_URL === undefined,
+  need: POSTGRES,
   async fresh() {
     const schema = `t_${crypto.randomUUID().replaceAll("-", "")}`;
     const admin = postgres(PG_URL!, { max: 1, onnotice: () => {} });
@@ -71,10 +77,6 @@ const postgresBackend: Backend = {
 };
 
 const BACKENDS = [sqliteBackend, postgresBackend];
-
-function pgNote(b: Backend): string {
-  return b.name === "postgres" && b.ignore ? " (set TEST_DATABASE_URL to run)" : "";
-}
 
 /** Runs body against a fresh database of the backend, closing and cleaning up afterwards. */
 async function withDb(b: Backend, body: (db: ResultsDb, place: Place) => Promise<void>) {
@@ -100,9 +102,8 @@ const SAMPLE_RUN = {
 };
 
 for (const b of BACKENDS) {
-  Deno.test({
-    name: `db[${b.name}]: runs round trip, status changes, filters${pgNote(b)}`,
-    ignore: b.ignore,
+  testNeeding(b.need, {
+    name: `db[${b.name}]: runs round trip, status changes, filters`,
     fn: () =>
       withDb(b, async (db) => {
         assert.equal(db.kind, b.name);
@@ -157,9 +158,8 @@ for (const b of BACKENDS) {
       }),
   });
 
-  Deno.test({
-    name: `db[${b.name}]: metrics, evaluations and artifacts round trip${pgNote(b)}`,
-    ignore: b.ignore,
+  testNeeding(b.need, {
+    name: `db[${b.name}]: metrics, evaluations and artifacts round trip`,
     fn: () =>
       withDb(b, async (db) => {
         const runId = await db.createRun(SAMPLE_RUN);
@@ -241,9 +241,8 @@ for (const b of BACKENDS) {
       }),
   });
 
-  Deno.test({
-    name: `db[${b.name}]: migrations apply once and refuse a newer schema${pgNote(b)}`,
-    ignore: b.ignore,
+  testNeeding(b.need, {
+    name: `db[${b.name}]: migrations apply once and refuse a newer schema`,
     fn: async () => {
       const place = await b.fresh();
       try {
@@ -277,9 +276,8 @@ for (const b of BACKENDS) {
     },
   });
 
-  Deno.test({
-    name: `db[${b.name}]: export then import is lossless and idempotent${pgNote(b)}`,
-    ignore: b.ignore,
+  testNeeding(b.need, {
+    name: `db[${b.name}]: export then import is lossless and idempotent`,
     fn: () =>
       withDb(b, async (source) => {
         const runId = await source.createRun(SAMPLE_RUN);
@@ -309,9 +307,8 @@ for (const b of BACKENDS) {
       }),
   });
 
-  Deno.test({
-    name: `db[${b.name}]: 4 writer processes at once lose and corrupt nothing${pgNote(b)}`,
-    ignore: b.ignore,
+  testNeeding(b.need, {
+    name: `db[${b.name}]: 4 writer processes at once lose and corrupt nothing`,
     fn: async () => {
       const place = await b.fresh();
       const writers = 4, transactions = 30, rowsPerTx = 20;
@@ -513,11 +510,8 @@ Deno.test("db: DATABASE_URL redirects a run's default path; an unreachable one f
   }
 });
 
-Deno.test({
-  name: `db[postgres]: a refused login is one clear error, and runs fall back to SQLite${
-    PG_URL === undefined ? " (set TEST_DATABASE_URL to run)" : ""
-  }`,
-  ignore: PG_URL === undefined,
+testNeeding(POSTGRES, {
+  name: "db[postgres]: a refused login is one clear error, and runs fall back to SQLite",
   fn: async () => {
     const url = new URL(PG_URL!);
     url.password = "wrong-password-for-the-test";
@@ -547,9 +541,8 @@ Deno.test({
 const runDbCli = (args: string[]) => runScript("db.ts", args);
 
 for (const b of BACKENDS) {
-  Deno.test({
-    name: `db CLI[${b.name}]: export, import and sync move runs without duplicates${pgNote(b)}`,
-    ignore: b.ignore,
+  testNeeding(b.need, {
+    name: `db CLI[${b.name}]: export, import and sync move runs without duplicates`,
     fn: async () => {
       const source = await sqliteBackend.fresh();
       const target = await b.fresh();

@@ -21,6 +21,7 @@ import { buildConfig } from "../lib/config.ts";
 import { benchBatch } from "../lib/bench/workloads.ts";
 import { makeTrainStep } from "../lib/train.ts";
 import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
+import { type Need, testNeeding } from "./helpers/needs.ts";
 
 await initBackend("cpu");
 
@@ -145,10 +146,14 @@ Deno.test("conv2dSame on wasm: forward and gradients equal the cpu reference", a
 });
 
 const dnnlAvailable = loadDnnl() !== null;
+const ONEDNN: Need = {
+  what: "oneDNN (libdnnl.so.2)",
+  present: dnnlAvailable,
+  install: "apt-get install -y libdnnl2",
+};
 
-Deno.test({
+testNeeding(ONEDNN, {
   name: "conv2dSame on oneDNN (cpu and wasm): forward and gradients equal tf.conv2d's",
-  ignore: !dnnlAvailable,
   fn: async () => {
     const wants = [];
     for (const [i, c] of CASES.entries()) wants.push(await forwardAndGrads(reference, c, 500 + i));
@@ -194,9 +199,8 @@ async function valueAndGrad(
   return out;
 }
 
-Deno.test({
+testNeeding(ONEDNN, {
   name: "leakyRelu and avgPoolCeil on oneDNN (cpu and wasm) equal tfjs's ops, forward and gradient",
-  ignore: !dnnlAvailable,
   fn: async () => {
     const cases: { label: string; f: (x: tf.Tensor) => tf.Tensor; shape: number[] }[] = [
       { label: "leakyRelu", f: (x) => leakyRelu(x, 0.2), shape: [2, 5, 5, 3] },
@@ -300,9 +304,8 @@ Deno.test({
   },
 });
 
-Deno.test({
+testNeeding(ONEDNN, {
   name: "oneDNN: training steps are bit-identical with 1 and 2 threads",
-  ignore: !dnnlAvailable,
   fn: async () => {
     const run = async (threads: number) => {
       // What `--threads N` does (initBackend keeps a choice made this way).

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { runScript } from "./helpers/script.ts";
-import { hasNumpy, PYTHON } from "./helpers/numpy.ts";
+import { NUMPY, PYTHON } from "./helpers/numpy.ts";
+import { testNeeding } from "./helpers/needs.ts";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { encodePng } from "../lib/io/png.ts";
@@ -30,9 +31,8 @@ function randomStats(n: number, d: number, rng: JsRandom, shift: number) {
   return { ...meanAndCovariance(x, n, d), n };
 }
 
-Deno.test({
+testNeeding(NUMPY, {
   name: "deno task fid a.npz b.npz --json agrees with numpy's float64 computation to 1e-6 relative",
-  ignore: !hasNumpy(),
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { hasNumpy, PYTHON } from "./helpers/numpy.ts";
+import { NUMPY, PYTHON } from "./helpers/numpy.ts";
+import { testNeeding } from "./helpers/needs.ts";
 import { JsRandom } from "../lib/rng.ts";
 import {
   inceptionScore,
@@ -39,9 +40,8 @@ Deno.test("softmaxRows: rows sum to 1, shift-invariant, and handles huge logits"
   assert.ok(Math.abs(p[2] - 0.25) < 1e-4 && Math.abs(p[2] + p[3] - 1) < 1e-15);
 });
 
-Deno.test({
+testNeeding(NUMPY, {
   name: "Inception Score matches the reference numpy formula (improved-gan) on random predictions",
-  ignore: !hasNumpy(),
   fn: async () => {
     const rng = new JsRandom(7);
     const n = 53; // not a multiple of the splits: uneven parts as the reference

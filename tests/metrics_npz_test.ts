@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { hasNumpy, PYTHON } from "./helpers/numpy.ts";
+import { NUMPY, PYTHON } from "./helpers/numpy.ts";
+import { testNeeding } from "./helpers/needs.ts";
 import { UserError } from "../lib/errors.ts";
 import {
   decodeFidStats,
@@ -123,9 +124,8 @@ async function python(code: string): Promise<string> {
   return text.trim();
 }
 
-Deno.test({
+testNeeding(NUMPY, {
   name: "npz: interoperates with numpy (np.save bytes, np.savez, np.savez_compressed, np.load)",
-  ignore: !hasNumpy(),
   fn: async () => {
     const dir = await Deno.makeTempDir();
     try {

@@ -16,6 +16,7 @@ import {
   seriesColour,
 } from "../lib/report/svg_chart.ts";
 import { type Fixture, GRID_RGB, makeResultsFixture } from "./helpers/results_fixture.ts";
+import { testNeeding } from "./helpers/needs.ts";
 
 // These tests pick their databases explicitly; a DATABASE_URL in the developer's environment
 // (say, the lab's shared server) must neither receive test rows nor change what is tested.
@@ -151,11 +152,12 @@ function hexRgb(hex: string): number[] {
   return [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
 }
 
-Deno.test({
-  name: `report: renders in headless Chromium with charts and grids on screen${
-    CHROMIUM ? "" : " (ignored: chromium is not installed; apt-get install -y chromium)"
-  }`,
-  ignore: CHROMIUM === null,
+testNeeding({
+  what: "chromium",
+  present: CHROMIUM !== null,
+  install: "apt-get install -y chromium",
+}, {
+  name: "report: renders in headless Chromium with charts and grids on screen",
   async fn() {
     const f = await makeResultsFixture();
     try {

@@ -1,7 +1,9 @@
-/** The system Python, for tests that check against numpy; they are ignored where it has no numpy. */
+/** The system Python with numpy, for tests that check against numpy's float64 computations. */
+import type { Need } from "./needs.ts";
+
 export const PYTHON = "/usr/bin/python3";
 
-export function hasNumpy(): boolean {
+function hasNumpy(): boolean {
   try {
     return new Deno.Command(PYTHON, {
       args: ["-c", "import numpy"],
@@ -13,3 +15,9 @@ export function hasNumpy(): boolean {
     return false;
   }
 }
+
+export const NUMPY: Need = {
+  what: "numpy",
+  present: hasNumpy(),
+  install: "apt-get install -y python3-numpy",
+};
