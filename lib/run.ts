@@ -28,6 +28,7 @@ import {
   type TrainState,
 } from "./train_state.ts";
 import { writeImageSamples } from "./eval_images.ts";
+import { copyFileAtomic, removeStaleTemporaries } from "./io/atomic.ts";
 import { RUN_CONFIG_FILE, runCheckpointPath, runFigurePath, runSamplesPath } from "./run_files.ts";
 
 export interface TrainOptions {
@@ -178,18 +179,35 @@ async function trainWithDb(
     );
   }
   const ckptPath = runCheckpointPath(runDir);
-  const runUid = (await db.getRun(runId))!.uid;
-  const rec = new RunRecorder(db, runId, runUid, join(runDir, JOURNAL_FILE), log);
-
-  let state: TrainState;
-  if (resumeFrom) {
-    state = restoreTrainState(await loadCheckpoint(resumeFrom), resumeFrom, config);
-    // Rows logged after the checkpoint belong to steps that will run again.
-    await rec.deleteMetricsAfter(state.step);
-    await rec.setRunStatus("running", `resumed at step ${state.step}`);
-    log(`resuming run ${runId} at step ${state.step} from ${resumeFrom}`);
-  } else {
-    state = createTrainState(config);
+  // From here the run has a row: a failure before the loop (a missing or broken data set, an
+  // unreadable checkpoint) marks it failed with the reason instead of leaving it "running".
+  let state: TrainState | undefined;
+  let rec: RunRecorder;
+  let source: Awaited<ReturnType<typeof dataSourceFor>>;
+  // A resume that cannot start leaves the run's status as it was (its files did not change).
+  let running = !resumeFrom;
+  try {
+    await removeStaleTemporaries(runDir);
+    const runUid = (await db.getRun(runId))!.uid;
+    rec = new RunRecorder(db, runId, runUid, join(runDir, JOURNAL_FILE), log);
+    if (resumeFrom) {
+      state = restoreTrainState(await loadCheckpoint(resumeFrom), resumeFrom, config);
+      // Rows logged after the checkpoint belong to steps that will run again.
+      await rec.deleteMetricsAfter(state.step);
+      await rec.setRunStatus("running", `resumed at step ${state.step}`);
+      running = true;
+      log(`resuming run ${runId} at step ${state.step} from ${resumeFrom}`);
+    } else {
+      state = createTrainState(config);
+    }
+    source = await dataSourceFor(config, state.step);
+  } catch (err) {
+    if (state) disposeTrainState(state);
+    if (running) {
+      const why = (err as Error).message.split("\n")[0];
+      await db.setRunStatus(runId, "failed", why).catch(() => {});
+    }
+    throw err;
   }
   log(
     `run ${runId}: ${config.preset} (${config.dataset}), ${countParams(state.net)} parameters, ` +
@@ -199,7 +217,11 @@ async function trainWithDb(
 
   let stopSignal: string | null = null;
   const onSignal = (name: string) => () => {
-    if (stopSignal) Deno.exit(130); // a second signal: give up at once
+    if (stopSignal) {
+      // Exiting now could cut the last checkpoint in half: the stop is already under way.
+      log(`${name} again: finishing the step and the last checkpoint, then stopping`);
+      return;
+    }
     stopSignal = name;
   };
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
@@ -208,7 +230,6 @@ async function trainWithDb(
     return [sig, h] as const;
   });
 
-  const source = await dataSourceFor(config, state.step);
   const trainStep = makeTrainStep(config, state.net, state.st, state.adam, state.ema, state.rng);
   const stats = new LevelStats(config.schedule.T);
   const pending: MetricRow[] = [];
@@ -226,7 +247,7 @@ async function trainWithDb(
     await saveTrainState(ckptPath, state, commit, { runId });
     if (keepEvery > 0 && state.step % keepEvery === 0) {
       const kept = runCheckpointPath(runDir, state.step);
-      await Deno.copyFile(ckptPath, kept);
+      await copyFileAtomic(ckptPath, kept);
       await rec.addArtifact({ kind: "checkpoint", path: kept, step: state.step });
     }
   };

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { buildConfig } from "../lib/config.ts";
 import { UserError } from "../lib/errors.ts";
-import { loadCheckpoint } from "../lib/io/checkpoint.ts";
+import { dataChecksum, loadCheckpoint } from "../lib/io/checkpoint.ts";
 import {
   createTrainState,
   disposeTrainState,
@@ -65,5 +65,33 @@ Deno.test("truncated or foreign files give a clear error", async () => {
     () => loadCheckpoint(`${dir}/missing.ckpt`),
     (e: Error) => e instanceof UserError && /not found/.test(e.message),
   );
+  // One flipped bit in the tensor data (the file's last float): caught by the checksum, named.
+  const flipped = Uint8Array.from(bytes);
+  flipped[flipped.length - 2] ^= 0x10;
+  await Deno.writeFile(`${dir}/flipped.ckpt`, flipped);
+  await assert.rejects(
+    () => loadCheckpoint(`${dir}/flipped.ckpt`),
+    (e: Error) => e instanceof UserError && e.message.includes(`${dir}/flipped.ckpt is corrupted`),
+  );
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("dataChecksum: the same at any alignment, sensitive to every byte", () => {
+  const bytes = Uint8Array.from({ length: 37 }, (_, i) => (i * 73 + 11) & 0xff);
+  // Written out: FNV-1a's round over little-endian 32-bit words, then the tail bytes.
+  let h = 0x811c9dc5;
+  for (let i = 0; i + 4 <= bytes.length; i += 4) {
+    const w = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24);
+    h = Math.imul(h ^ w, 0x01000193);
+  }
+  for (let i = 36; i < 37; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  assert.equal(dataChecksum(bytes), (h >>> 0).toString(16).padStart(8, "0"));
+  const shifted = new Uint8Array(bytes.length + 1);
+  shifted.set(bytes, 1);
+  assert.equal(dataChecksum(shifted.subarray(1)), dataChecksum(bytes));
+  for (let i = 0; i < bytes.length; i++) {
+    const other = Uint8Array.from(bytes);
+    other[i] ^= 1;
+    assert.notEqual(dataChecksum(other), dataChecksum(bytes), `byte ${i}`);
+  }
 });

@@ -133,3 +133,82 @@ Deno.test("a training killed at any moment resumes with nothing lost in the data
   await db.close();
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("SIGTERM stops a training within a step: checkpoint, status stopped, resumable; stale temporaries go", async () => {
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${root}scripts/train.ts`, "8gaussians", `--results=${dir}`]
+      .concat(["--backend=cpu", "--iterations=100000", "--checkpoint-every=100000"])
+      .concat(["--batch=16", "--K=2", "--width=8", "--depth=1", "--log-every=1"]),
+    cwd: root,
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  // Wait for the fifth step's log line, then ask it to stop.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/^step 5\//m.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  child.kill("SIGTERM");
+  // Bounded: a training that ignores the signal is killed and the test fails, never hangs.
+  let timer = 0;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), 60_000);
+  });
+  const drained = (async () => {
+    while (!(await reader.read()).done) { /* drain */ }
+    return "exited" as const;
+  })();
+  const outcome = await Promise.race([drained, late]);
+  clearTimeout(timer);
+  if (outcome === "late") child.kill("SIGKILL");
+  const status = await child.status;
+  assert.equal(outcome, "exited", "the training did not stop within 60 s of SIGTERM");
+  assert.equal(status.code, 0);
+  const { loadCheckpoint } = await import("../lib/io/checkpoint.ts");
+  const ckpt = `${dir}/runs/1/checkpoint.ckpt`;
+  const stoppedAt = (await loadCheckpoint(ckpt)).meta.step;
+  // Stopped at the step the signal arrived in, not at the next periodic checkpoint (100,000).
+  assert.ok(stoppedAt >= 5 && stoppedAt < 100, `stopped at step ${stoppedAt}`);
+  const { openResultsDb } = await import("../lib/db/mod.ts");
+  let db = await openResultsDb({ path: `${dir}/results.db` });
+  assert.equal((await db.getRun(1))!.status, "stopped");
+  await db.close();
+  // A write killed mid-way leaves its temporary file; the next start of the run removes it.
+  const stale = `${dir}/runs/1/.checkpoint.ckpt.abc123.tmp`;
+  await Deno.writeTextFile(stale, "half a checkpoint");
+  const r = await runScript("train.ts", [
+    "--resume",
+    "1",
+    `--results=${dir}`,
+    "--backend=cpu",
+    `--iterations=${stoppedAt + 2}`,
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  await assert.rejects(() => Deno.stat(stale), Deno.errors.NotFound);
+  db = await openResultsDb({ path: `${dir}/results.db` });
+  assert.equal((await db.getRun(1))!.status, "completed");
+  await db.close();
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a run that fails after its row exists is marked failed with the reason", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await runScript("train.ts", [
+    "fashion-mnist-tiny",
+    `--results=${dir}`,
+    "--backend=cpu",
+    "--data=/nonexistent/fashion",
+  ]);
+  assert.equal(r.code, 2, r.stderr);
+  const { openResultsDb } = await import("../lib/db/mod.ts");
+  const db = await openResultsDb({ path: `${dir}/results.db` });
+  const run = (await db.getRun(1))!;
+  assert.equal(run.status, "failed");
+  assert.match(run.message ?? "", /not found/);
+  await db.close();
+  await Deno.remove(dir, { recursive: true });
+});

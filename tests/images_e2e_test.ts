@@ -77,6 +77,35 @@ Deno.test("cifar10-tiny trains on the fixture; sampling is reproducible; long ru
   const rows = await db.metrics(long.runId, "longrun_energy");
   assert.equal(rows.length, 5);
   assert.equal((await db.getRun(a.runId))!.task, "sample");
+  // Every chain continues in a long run (here in two batches), and with a PNG folder each
+  // snapshot's images are written for metrics; the snapshot steps may be given.
+  const lp = await sampleFromCheckpoint({
+    ...opts,
+    batch: 2,
+    longRun: 6,
+    snapshots: [3],
+    pngDir: join(dir, "lp"),
+    out: join(dir, "lp.png"),
+  }, db);
+  assert.deepEqual(lp.longRun.map((r) => r.step), [0, 3, 6]);
+  for (const step of ["0000000", "0000003", "0000006"]) {
+    assert.equal([...Deno.readDirSync(join(dir, "lp_longrun", `step_${step}`))].length, 3);
+  }
+  // The exported model (EMA weights only) samples exactly as its training checkpoint.
+  const model = join(dir, "model.ckpt");
+  const exported = await runScript(
+    "export_model.ts",
+    ["--run", String(s.runId), "--out", model, "--db", join(dir, "r", "results.db")],
+  );
+  assert.equal(exported.code, 0, exported.stderr);
+  assert.match(exported.stdout, /EMA weights of step 3/);
+  assert.ok((await Deno.stat(model)).size < (await Deno.stat(s.checkpoint)).size / 2);
+  const m = await sampleFromCheckpoint({ ...opts, checkpoint: model, out: join(dir, "m.png") }, db);
+  assert.deepEqual(await bytes(m.out), await bytes(a.out));
+  await assert.rejects(
+    () => sampleFromCheckpoint({ ...opts, checkpoint: model, weights: "params", out: "x.png" }, db),
+    /has no 'params' tensors/,
+  );
   await db.close();
   await Deno.remove(dir, { recursive: true });
 });

@@ -37,3 +37,41 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     throw err;
   }
 }
+
+/**
+ * Copies `from` to `to` through a temporary file and a rename, so `to` is either the old file or a
+ * whole copy, never a part.
+ */
+export async function copyFileAtomic(from: string, to: string): Promise<void> {
+  const dir = dirname(to);
+  const tmp = await Deno.makeTempFile({ dir, prefix: `.${basename(to)}.`, suffix: ".tmp" });
+  try {
+    await Deno.copyFile(from, tmp);
+    await Deno.rename(tmp, to);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** The temporary files of atomic writes: `.<name>.<random>.tmp`. */
+export const TEMPORARY_FILE = /^\..+\.tmp$/;
+
+/**
+ * Removes what writes killed mid-way left in `dir` (their temporary files); call it where only
+ * this process writes (a run's own folder). Returns the names removed.
+ */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  const removed: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && TEMPORARY_FILE.test(e.name)) {
+        await Deno.remove(`${dir}/${e.name}`);
+        removed.push(e.name);
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  return removed;
+}

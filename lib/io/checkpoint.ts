@@ -26,6 +26,22 @@ export interface CheckpointMeta {
   extra?: Record<string, unknown>;
 }
 
+/**
+ * A checksum of the tensor data, as 8 hex digits: FNV-1a's multiply-xor over the data's
+ * little-endian 32-bit words (then any tail bytes), four bytes a round for speed. It catches a
+ * corrupted or truncated data section at load, instead of sampling NaNs; it is no defence against
+ * tampering.
+ */
+export function dataChecksum(bytes: Uint8Array): string {
+  // A 32-bit view needs 4-byte alignment: copy the rare unaligned input.
+  const b = bytes.byteOffset % 4 === 0 ? bytes : Uint8Array.from(bytes);
+  const words = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193);
+  for (let i = words.length * 4; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, "0");
+}
+
 interface TensorEntry {
   group: string;
   name: string;
@@ -57,11 +73,18 @@ export async function saveCheckpoint(
       offset += values.length;
     }
   }
+  const data = new Float32Array(offset);
+  let at = 0;
+  for (const c of chunks) {
+    data.set(c, at);
+    at += c.length;
+  }
   const header = new TextEncoder().encode(JSON.stringify({
     ...meta,
     format: CHECKPOINT_FORMAT,
     createdAt: new Date().toISOString(),
     tensors: entries,
+    checksum: dataChecksum(new Uint8Array(data.buffer)),
   }));
   // Layout: magic (8) | header length u32 (4) | header | padding to 4 bytes | float32 data.
   const headerEnd = MAGIC.length + 4 + header.length;
@@ -70,12 +93,7 @@ export async function saveCheckpoint(
   bytes.set(MAGIC, 0);
   new DataView(bytes.buffer).setUint32(MAGIC.length, header.length, true);
   bytes.set(header, MAGIC.length + 4);
-  const data = new Float32Array(bytes.buffer, dataStart, offset);
-  let at = 0;
-  for (const c of chunks) {
-    data.set(c, at);
-    at += c.length;
-  }
+  bytes.set(new Uint8Array(data.buffer), dataStart);
   await writeFileAtomic(path, bytes);
 }
 
@@ -97,7 +115,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const headerLen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(MAGIC.length, true);
   const headerEnd = MAGIC.length + 4 + headerLen;
   if (headerEnd > bytes.length) throw bad("truncated header");
-  let header: CheckpointMeta & { tensors: TensorEntry[] };
+  let header: CheckpointMeta & { tensors: TensorEntry[]; checksum?: string };
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, headerEnd)));
   } catch {
@@ -108,6 +126,13 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   const total = header.tensors.reduce((s, e) => s + e.length, 0);
   if (dataStart + total * 4 !== bytes.length) throw bad("truncated tensor data");
   const aligned = bytes.slice(dataStart).buffer;
+  // Files written before checksums existed have none; every newer one must match.
+  if (header.checksum !== undefined && dataChecksum(new Uint8Array(aligned)) !== header.checksum) {
+    throw new UserError(
+      `${path} is corrupted: its tensor data does not match the checksum written with it; ` +
+        `use another checkpoint (a kept checkpoint_step<N>.ckpt, or retrain)`,
+    );
+  }
   const tensors: Checkpoint["tensors"] = new Map();
   for (const e of header.tensors) {
     if (!tensors.has(e.group)) tensors.set(e.group, new Map());
@@ -116,7 +141,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
       values: new Float32Array(aligned, e.offset * 4, e.length),
     });
   }
-  const { tensors: _index, ...meta } = header;
+  const { tensors: _index, checksum: _checksum, ...meta } = header;
   return { meta, tensors };
 }
 
