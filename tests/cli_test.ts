@@ -154,7 +154,7 @@ Deno.test("SIGTERM stops a training within a step: checkpoint, status stopped, r
   }
   child.kill("SIGTERM");
   // Bounded: a training that ignores the signal is killed and the test fails, never hangs.
-  let timer = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => {
     timer = setTimeout(() => resolve("late"), 60_000);
   });
