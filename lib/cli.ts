@@ -4,6 +4,7 @@
  */
 import type { Command } from "commander";
 import { UserError } from "./errors.ts";
+import { installFastKernels } from "./kernels/mod.ts";
 
 export interface ParsedArgs {
   positional: string[];
@@ -81,4 +82,20 @@ export function intOption(name: string, value: string, min = 0): number {
 /** As intOption, or undefined when the option was not given. */
 export function optionalInt(name: string, value: string | undefined, min = 0): number | undefined {
   return value === undefined ? undefined : intOption(name, value, min);
+}
+
+/** The help of every script's --threads option. */
+export const THREADS_HELP = "CPU threads of the native kernels (default: every core; same numbers)";
+
+/**
+ * Applies a script's --threads N (absent: the kernels' default, every core) before the backend
+ * starts; the numbers a run computes do not depend on it.
+ */
+export function applyThreads(value: string | undefined): void {
+  if (value === undefined) return;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UserError(`--threads needs a positive integer (got '${value}')`);
+  }
+  installFastKernels({ threads: n });
 }

@@ -36,6 +36,12 @@ export interface TrainConfig {
      * over training); 0 keeps only the latest. Absent in configs written before it existed.
      */
     keepEvery?: number;
+    /**
+     * Cut each batch into this many equal shards with their own random streams, summed in order
+     * (lib/train.ts makeTrainStep): what several processes may compute side by side, with the
+     * same numbers whatever their count. 1 (or absent, in older configs): the whole batch at once.
+     */
+    shards?: number;
     /** Steps between sample grids/figures (0: only at the end). */
     sampleEvery: number;
     /** Stop when the mean loss falls below -lossLimit (a runaway negative loss) or is not finite. */
@@ -58,6 +64,7 @@ export const ALIASES: Record<string, string> = {
   "log-every": "train.logEvery",
   "checkpoint-every": "train.checkpointEvery",
   "keep-every": "train.keepEvery",
+  shards: "train.shards",
   "sample-every": "train.sampleEvery",
   K: "langevin.steps",
   steps: "langevin.steps",
@@ -190,6 +197,12 @@ export function validateConfig(c: TrainConfig): void {
   positiveInt("train.batch", c.train.batch);
   positiveInt("train.logEvery", c.train.logEvery);
   positiveInt("train.checkpointEvery", c.train.checkpointEvery);
+  const shards = c.train.shards ?? 1;
+  if (!Number.isInteger(shards) || shards < 1 || c.train.batch % shards !== 0) {
+    throw new UserError(
+      `train.shards must be a positive integer that divides the batch (${c.train.batch}); got ${shards}`,
+    );
+  }
   const keep = c.train.keepEvery ?? 0;
   if (!Number.isInteger(keep) || keep < 0) {
     throw new UserError(`train.keepEvery must be a non-negative integer (got ${keep})`);

@@ -7,7 +7,7 @@ import type { TrainConfig } from "./config.ts";
 import type { EnergyNet } from "./nets/types.ts";
 import type { Adam, Ema } from "./optim.ts";
 import { qSamplePairs, recoveryLoss, type ScheduleTensors } from "./recovery.ts";
-import type { Rng } from "./rng.ts";
+import { Rng } from "./rng.ts";
 import { sampleLangevin } from "./samplers/langevin.ts";
 
 /** Per-example results of one step, read back to the host (a handful of floats per example). */
@@ -29,7 +29,82 @@ export interface StepResult {
 
 export type TrainStep = (x0: tf.Tensor) => Promise<StepResult>;
 
-/** Builds the training step for one run; the loop sees only the closure. */
+/** One shard's share of a step: per-example results and its part of the parameter gradient. */
+export interface ShardResult {
+  /** d(sum of the shard's losses / batch)/d(param), by parameter name (the mean's share). */
+  grads: Map<string, tf.Tensor>;
+  loss: Float32Array;
+  fPos: Float32Array;
+  fNeg: Float32Array;
+  acceptance: Float32Array;
+  displacement: Float32Array;
+  samples?: StepResult["samples"];
+}
+
+/**
+ * Algorithm 1 on one shard of a batch: noisy pairs, K Langevin steps from x_{t+1}, the loss and
+ * its gradient. The gradient is of sum(loss) / `batch`, so the shards' gradients add up to the
+ * gradient of the batch mean; a batch in one shard (`batch` = its size) uses tf.mean, as always.
+ */
+export async function shardStep(
+  net: EnergyNet,
+  st: ScheduleTensors,
+  x0: tf.Tensor,
+  t: tf.Tensor1D,
+  rng: Rng,
+  langevin: TrainConfig["langevin"],
+  batch: number,
+  keepSamples = false,
+): Promise<ShardResult> {
+  const params = [...net.params.values()];
+  const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
+  const { xt, xNext } = qSamplePairs(x0, t, st, rng);
+  const chain = sampleLangevin(net, xNext, t, st, rng, langevin);
+  let parts: { loss: tf.Tensor1D; fPos: tf.Tensor1D; fNeg: tf.Tensor1D } | null = null;
+  const whole = x0.shape[0] === batch;
+  const { value, grads } = tf.variableGrads(() => {
+    parts = recoveryLoss(net, xt, chain.x, t, st);
+    tf.keep(parts.loss);
+    tf.keep(parts.fPos);
+    tf.keep(parts.fNeg);
+    return (whole ? tf.mean(parts.loss) : tf.div(tf.sum(parts.loss), batch)) as tf.Scalar;
+  }, params);
+  const p = parts!;
+  const [loss, fPos, fNeg, acceptance, displacement] = await Promise.all(
+    [p.loss, p.fPos, p.fNeg, chain.acceptance, chain.displacement].map((x) =>
+      x.data() as Promise<Float32Array>
+    ),
+  );
+  const samples = keepSamples ? { xPos: xt, xNeg: chain.x, t } : undefined;
+  if (!samples) tf.dispose([xt, chain.x]);
+  tf.dispose([xNext, chain.acceptance, chain.displacement, p.loss, p.fPos, p.fNeg, value]);
+  return {
+    grads: new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])),
+    loss,
+    fPos,
+    fNeg,
+    acceptance,
+    displacement,
+    samples,
+  };
+}
+
+function concatArrays(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Builds the training step for one run; the loop sees only the closure. With
+ * `config.train.shards` = S > 1 the batch is cut into S equal shards, each with its own random
+ * stream (seeds drawn in order from the run's), whose gradients are summed in shard order: the
+ * numbers depend on S, never on how many processes compute the shards.
+ */
 export function makeTrainStep(
   config: TrainConfig,
   net: EnergyNet,
@@ -40,53 +115,67 @@ export function makeTrainStep(
   opts: { keepSamples?: boolean } = {},
 ): TrainStep {
   const T = config.schedule.T;
-  const params = [...net.params.values()];
-  const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
+  const shards = config.train.shards ?? 1;
   return async (x0) => {
     const batch = x0.shape[0];
+    if (batch % shards !== 0) {
+      throw new Error(`a batch of ${batch} does not split into ${shards} equal shards`);
+    }
     const js = rng.js();
     const levels = Int32Array.from({ length: batch }, () => js.int(T));
-    const t = tf.tensor1d(levels, "int32");
     net.updateSpectralNorm();
-    const { xt, xNext } = qSamplePairs(x0, t, st, rng);
-    const chain = sampleLangevin(net, xNext, t, st, rng, config.langevin);
-    let parts: { loss: tf.Tensor1D; fPos: tf.Tensor1D; fNeg: tf.Tensor1D } | null = null;
-    const { value, grads } = tf.variableGrads(() => {
-      parts = recoveryLoss(net, xt, chain.x, t, st);
-      tf.keep(parts.loss);
-      tf.keep(parts.fPos);
-      tf.keep(parts.fNeg);
-      return tf.mean(parts.loss) as tf.Scalar;
-    }, params);
-    const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
-    const gradNorm = adam.apply(named);
-    ema.update(adam.step);
-    const p = parts!;
-    const [loss, fPos, fNeg, acceptance, displacement, norm, mean] = await Promise.all(
-      [p.loss, p.fPos, p.fNeg, chain.acceptance, chain.displacement, gradNorm, value].map((x) =>
-        x.data() as Promise<Float32Array>
-      ),
+    // One shard uses the run's stream itself: the numbers of unsharded runs stay as they were.
+    const rngs = shards === 1
+      ? [rng]
+      : Array.from({ length: shards }, () => new Rng(rng.nextSeed()));
+    const size = batch / shards;
+    const results: ShardResult[] = [];
+    for (let s = 0; s < shards; s++) {
+      const x = shards === 1 ? x0 : tf.slice(x0, s * size, size);
+      const t = tf.tensor1d(levels.subarray(s * size, (s + 1) * size), "int32");
+      results.push(
+        await shardStep(net, st, x, t, rngs[s], config.langevin, batch, opts.keepSamples),
+      );
+      if (x !== x0) x.dispose();
+      if (!opts.keepSamples) t.dispose();
+    }
+    const grads = shards === 1 ? results[0].grads : new Map(
+      [...results[0].grads.keys()].map((name) => [
+        name,
+        tf.tidy(() =>
+          results.slice(1).reduce(
+            (acc, r) => tf.add(acc, r.grads.get(name)!),
+            results[0].grads
+              .get(name)!,
+          )
+        ),
+      ]),
     );
-    const samples = opts.keepSamples ? { xPos: xt, xNeg: chain.x, t: t as tf.Tensor1D } : undefined;
-    if (!samples) tf.dispose([t, xt, chain.x]);
-    tf.dispose([
-      xNext,
-      chain.acceptance,
-      chain.displacement,
-      p.loss,
-      p.fPos,
-      p.fNeg,
-    ]);
-    tf.dispose([value, gradNorm, ...Object.values(grads)]);
+    const gradNorm = adam.apply(grads);
+    ema.update(adam.step);
+    const norm = (await gradNorm.data())[0];
+    tf.dispose([gradNorm, ...grads.values(), ...results.flatMap((r) => [...r.grads.values()])]);
+    const loss = concatArrays(results.map((r) => r.loss));
+    let samples: StepResult["samples"];
+    if (opts.keepSamples) {
+      const kept = results.map((r) => r.samples!);
+      samples = {
+        xPos: tf.concat(kept.map((k) => k.xPos)),
+        xNeg: tf.concat(kept.map((k) => k.xNeg)),
+        t: tf.concat(kept.map((k) => k.t)) as tf.Tensor1D,
+      };
+      tf.dispose(kept.flatMap((k) => [k.xPos, k.xNeg, k.t]));
+    }
     return {
       levels,
       loss,
-      fPos,
-      fNeg,
-      acceptance,
-      displacement,
-      gradNorm: norm[0],
-      meanLoss: mean[0],
+      fPos: concatArrays(results.map((r) => r.fPos)),
+      fNeg: concatArrays(results.map((r) => r.fNeg)),
+      acceptance: concatArrays(results.map((r) => r.acceptance)),
+      displacement: concatArrays(results.map((r) => r.displacement)),
+      gradNorm: norm,
+      // The batch mean, summed in float64 (the loss the step minimised).
+      meanLoss: loss.reduce((a, v) => a + v, 0) / batch,
       samples,
     };
   };

@@ -7,7 +7,7 @@
  * KID against a split of the data set and adds them to the results database.
  */
 import { Command } from "commander";
-import { intOption, optionalInt, parseCommand } from "../lib/cli.ts";
+import { applyThreads, intOption, optionalInt, parseCommand, THREADS_HELP } from "../lib/cli.ts";
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from "../lib/backend.ts";
 import { openImageDataset } from "../lib/data/images/mod.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
@@ -67,6 +67,7 @@ interface Opts {
   cache: string | false;
   backend: string;
   db?: string;
+  threads?: string;
   json?: boolean;
 }
 
@@ -93,10 +94,12 @@ await runMain(async () => {
     .option("--cache <dir>", "folder of cached reference statistics", DEFAULT_CACHE_DIR)
     .option("--no-cache", "recompute the reference statistics and keep no cache")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
+    .option("--threads <n>", THREADS_HELP)
     .option("--db <path>", "results database (SQLite path or postgres:// URL)")
     .option("--json", "print the results as one JSON line");
   if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Opts>();
+  applyThreads(o.threads);
   const chosen = [o.run, o.model, o.checkpoint].filter((x) => x !== undefined);
   if (chosen.length !== 1) {
     throw new UserError("give exactly one of --run ID, --model NAME or --checkpoint PATH");

@@ -8,7 +8,7 @@
  * {"fid", "n_a", "n_b", "features"}; two .npz files need no feature extractor.
  */
 import { Command } from "commander";
-import { intOption, parseCommand } from "../lib/cli.ts";
+import { applyThreads, intOption, parseCommand, THREADS_HELP } from "../lib/cli.ts";
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from "../lib/backend.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { createProgress } from "../lib/io/progress.ts";
@@ -39,6 +39,7 @@ await runMain(async () => {
     .option("--seed <s>", "sampling seed for a run:ID input", "0")
     .option("--db <path>", "results database for run:ID (default results/results.db)")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
+    .option("--threads <n>", THREADS_HELP)
     .option("--json", "print only the JSON result");
   if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<{
@@ -50,8 +51,10 @@ await runMain(async () => {
     seed: string;
     db?: string;
     backend: string;
+    threads?: string;
     json?: boolean;
   }>();
+  applyThreads(o.threads);
   const batchSize = intOption("batch", o.batch, 1);
   if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
     throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);

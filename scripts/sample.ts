@@ -5,7 +5,7 @@
  * Progressive sampling (Algorithm 3) from a checkpoint; recorded in the results database.
  */
 import { Command } from "commander";
-import { intOption, parseCommand } from "../lib/cli.ts";
+import { applyThreads, intOption, parseCommand, THREADS_HELP } from "../lib/cli.ts";
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backend.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
@@ -32,9 +32,11 @@ await runMain(async () => {
     .option("--weights <w>", "ema | params", "ema")
     .option("--batch <b>", "samples per batch", "64")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
+    .option("--threads <n>", THREADS_HELP)
     .option("--db <path>", "SQLite results file (default results/results.db; DATABASE_URL wins)");
   if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Record<string, string | undefined>>();
+  applyThreads(o.threads);
   if ([o.run, o.model, o.checkpoint].filter((x) => x !== undefined).length !== 1) {
     throw new UserError("give exactly one of --run ID, --model NAME or --checkpoint PATH");
   }

@@ -6,7 +6,7 @@
  * table and stores the rows as evaluations of a run with task "sanity".
  */
 import { Command } from "commander";
-import { intOption, optionalInt, parseCommand } from "../lib/cli.ts";
+import { applyThreads, intOption, optionalInt, parseCommand, THREADS_HELP } from "../lib/cli.ts";
 import { BACKEND_CHOICES, type BackendChoice, initBackend } from "../lib/backend.ts";
 import { openImageDataset } from "../lib/data/images/mod.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
@@ -36,6 +36,7 @@ interface Opts {
   cache: string;
   backend: string;
   db?: string;
+  threads?: string;
 }
 
 await runMain(async () => {
@@ -49,9 +50,11 @@ await runMain(async () => {
     .option("--classifier <path>", "Fashion-MNIST classifier checkpoint")
     .option("--cache <dir>", "folder of cached reference statistics", DEFAULT_CACHE_DIR)
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
+    .option("--threads <n>", THREADS_HELP)
     .option("--db <path>", "results database (SQLite path or postgres:// URL)");
   if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Opts>();
+  applyThreads(o.threads);
   const dataset = program.args[0];
   if (dataset !== "fashion-mnist") {
     throw new UserError(
