@@ -29,6 +29,8 @@ import {
 } from "./train_state.ts";
 import { writeImageSamples } from "./eval_images.ts";
 import { copyFileAtomic, removeStaleTemporaries } from "./io/atomic.ts";
+import { defaultThreads } from "./kernels/native.ts";
+import { ShardPool } from "./parallel/shard_pool.ts";
 import { RUN_CONFIG_FILE, runCheckpointPath, runFigurePath, runSamplesPath } from "./run_files.ts";
 
 export interface TrainOptions {
@@ -44,6 +46,12 @@ export interface TrainOptions {
   dbPath?: string;
   /** An open results database to use instead (the caller closes it). */
   db?: ResultsDb;
+  /**
+   * Worker processes for the shards of a step (config.train.shards > 1, host backends): default
+   * one per core, at most one per shard; 0 computes the shards in turn here. The numbers are the
+   * same either way.
+   */
+  workers?: number;
   log?: (line: string) => void;
 }
 
@@ -97,6 +105,23 @@ function backendProbe(config: TrainConfig): Probe {
     },
     dispose: () => disposeTrainState(s),
   };
+}
+
+/** The worker pool for a run's shards, or null where the shards are computed in turn here. */
+async function shardPoolFor(
+  config: TrainConfig,
+  backend: string,
+  workers: number | undefined,
+  log: (line: string) => void,
+): Promise<ShardPool | null> {
+  const shards = config.train.shards ?? 1;
+  // On WebGPU the device is the parallel part; the workers are for CPU cores.
+  if (shards < 2 || (backend !== "wasm" && backend !== "cpu")) return null;
+  const size = Math.min(shards, workers ?? defaultThreads());
+  if (size < 2) return null;
+  const pool = await ShardPool.create(config, size, backend);
+  log(`${shards} shards a step on ${size} worker processes (one native thread each)`);
+  return pool;
 }
 
 export async function train(opts: TrainOptions): Promise<TrainSummary> {
@@ -230,7 +255,10 @@ async function trainWithDb(
     return [sig, h] as const;
   });
 
-  const trainStep = makeTrainStep(config, state.net, state.st, state.adam, state.ema, state.rng);
+  const pool = await shardPoolFor(config, backend.backend, opts.workers, log);
+  const trainStep = makeTrainStep(config, state.net, state.st, state.adam, state.ema, state.rng, {
+    pool: pool ?? undefined,
+  });
   const stats = new LevelStats(config.schedule.T);
   const pending: MetricRow[] = [];
   const progress = createProgress(config.train.iterations, state.step, { write: log });
@@ -388,6 +416,7 @@ async function trainWithDb(
     throw err;
   } finally {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
+    pool?.close();
     source.close?.();
     disposeTrainState(state);
   }

@@ -8,6 +8,7 @@ import type { EnergyNet } from "./nets/types.ts";
 import type { Adam, Ema } from "./optim.ts";
 import { qSamplePairs, recoveryLoss, type ScheduleTensors } from "./recovery.ts";
 import { Rng } from "./rng.ts";
+import type { ShardPool } from "./parallel/shard_pool.ts";
 import { sampleLangevin } from "./samplers/langevin.ts";
 
 /** Per-example results of one step, read back to the host (a handful of floats per example). */
@@ -89,6 +90,46 @@ export async function shardStep(
   };
 }
 
+/** The shards computed by the pool's workers, as if computed here (see ShardPool). */
+async function shardsOnPool(
+  pool: ShardPool,
+  net: EnergyNet,
+  x0: tf.Tensor,
+  levels: Int32Array,
+  rngs: Rng[],
+  batch: number,
+): Promise<ShardResult[]> {
+  const hostValues = async (vars: Map<string, tf.Variable>) =>
+    Object.fromEntries(
+      await Promise.all([...vars].map(async ([n, v]) => [n, await v.data() as Float32Array])),
+    );
+  const params = await hostValues(net.params);
+  const buffers = await hostValues(net.buffers);
+  const data = await x0.data() as Float32Array;
+  const shards = rngs.length;
+  const size = batch / shards;
+  const per = data.length / batch;
+  const replies = await pool.run(rngs.map((r, s) => ({
+    params,
+    buffers,
+    x0: data.slice(s * size * per, (s + 1) * size * per),
+    shape: [size, ...x0.shape.slice(1)],
+    levels: levels.slice(s * size, (s + 1) * size),
+    seed: r.seed,
+    batch,
+  })));
+  return replies.map((r) => ({
+    grads: new Map(
+      [...net.params].map(([name, v]) => [name, tf.tensor(r.grads[name], v.shape)]),
+    ),
+    loss: r.loss,
+    fPos: r.fPos,
+    fNeg: r.fNeg,
+    acceptance: r.acceptance,
+    displacement: r.displacement,
+  }));
+}
+
 function concatArrays(parts: Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
@@ -112,10 +153,13 @@ export function makeTrainStep(
   adam: Adam,
   ema: Ema,
   rng: Rng,
-  opts: { keepSamples?: boolean } = {},
+  opts: { keepSamples?: boolean; pool?: ShardPool } = {},
 ): TrainStep {
   const T = config.schedule.T;
   const shards = config.train.shards ?? 1;
+  if (opts.pool && (shards < 2 || opts.keepSamples)) {
+    throw new Error("a shard pool needs train.shards > 1 and no kept samples");
+  }
   return async (x0) => {
     const batch = x0.shape[0];
     if (batch % shards !== 0) {
@@ -129,8 +173,10 @@ export function makeTrainStep(
       ? [rng]
       : Array.from({ length: shards }, () => new Rng(rng.nextSeed()));
     const size = batch / shards;
-    const results: ShardResult[] = [];
-    for (let s = 0; s < shards; s++) {
+    const results: ShardResult[] = opts.pool
+      ? await shardsOnPool(opts.pool, net, x0, levels, rngs, batch)
+      : [];
+    for (let s = 0; s < shards && !opts.pool; s++) {
       const x = shards === 1 ? x0 : tf.slice(x0, s * size, size);
       const t = tf.tensor1d(levels.subarray(s * size, (s + 1) * size), "int32");
       results.push(

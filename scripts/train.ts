@@ -1,6 +1,6 @@
 /**
  * deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID] [--results DIR]
- *                 [--db PATH] [--threads N] [--KEY=VALUE ...]
+ *                 [--db PATH] [--threads N] [--workers N] [--KEY=VALUE ...]
  * Trains a DRL model on a preset (default: the 2D 8 Gaussians), records it in the results database.
  */
 import { type BackendChoice } from "../lib/backend.ts";
@@ -12,13 +12,18 @@ import { installFastKernels } from "../lib/kernels/mod.ts";
 import { train } from "../lib/run.ts";
 
 const USAGE = `usage: deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID]
-                       [--results DIR] [--db PATH] [--threads N] [--KEY=VALUE ...]
+                       [--results DIR] [--db PATH] [--threads N] [--workers N] [--KEY=VALUE ...]
 --threads: CPU threads of the native kernels (default: every core; the numbers do not change).
+--workers: processes computing a step's shards (train.shards > 1; default one per core, 0: none).
 presets: ${presetNames().join(", ")} (default ${DEFAULT_PRESET})
 deno task train PRESET --help lists the preset's fields (each can be set with --KEY=VALUE).`;
 
 await runMain(async () => {
-  const args = parseArgs(Deno.args, ["backend", "resume", "results", "db", "threads"], ["help"]);
+  const args = parseArgs(
+    Deno.args,
+    ["backend", "resume", "results", "db", "threads", "workers"],
+    ["help"],
+  );
   if (args.positional.length > 1) {
     throw new UserError(`one preset at a time (got ${args.positional.join(", ")})\n${USAGE}`);
   }
@@ -57,6 +62,7 @@ await runMain(async () => {
     backend: ((args.flags.backend as string | undefined) ?? "auto") as BackendChoice,
     resultsDir: results,
     dbPath: args.flags.db as string | undefined,
+    workers: intFlag("workers", args.flags.workers),
   });
   console.log(
     `\nrun ${summary.runId} ${summary.status} after ${summary.steps} steps ` +
