@@ -5,8 +5,7 @@
 import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.ts";
-import { loadCheckpoint, saveCheckpoint } from "./io/checkpoint.ts";
-import * as tf from "@tensorflow/tfjs";
+import { hostTensor, loadCheckpoint, saveCheckpoint, type StoredTensor } from "./io/checkpoint.ts";
 
 /** The shipped models by name. */
 export const SHIPPED_MODELS = ["fashion-mnist"] as const;
@@ -59,25 +58,22 @@ export async function exportModel(
       );
     }
   }
-  const groups: Record<string, Map<string, tf.Tensor>> = {};
+  // Host arrays straight from the file: no tfjs backend needed.
+  const groups: Record<string, Map<string, StoredTensor>> = {};
   for (const g of MODEL_GROUPS) {
     groups[g] = new Map(
-      [...ckpt.tensors.get(g)!].map(([name, t]) => [name, tf.tensor(t.values, t.shape)]),
+      [...ckpt.tensors.get(g)!].map(([name, t]) => [name, hostTensor(t.shape, t.values)]),
     );
   }
-  try {
-    await Deno.mkdir(dirname(out), { recursive: true });
-    await saveCheckpoint(out, {
-      step: ckpt.meta.step,
-      config: ckpt.meta.config,
-      rng: ckpt.meta.rng,
-      adamStep: ckpt.meta.adamStep,
-      codeVersion: ckpt.meta.codeVersion,
-      extra: { ...ckpt.meta.extra, exportedFrom: checkpoint, ...provenance },
-    }, groups);
-  } finally {
-    for (const m of Object.values(groups)) tf.dispose([...m.values()]);
-  }
+  await Deno.mkdir(dirname(out), { recursive: true });
+  await saveCheckpoint(out, {
+    step: ckpt.meta.step,
+    config: ckpt.meta.config,
+    rng: ckpt.meta.rng,
+    adamStep: ckpt.meta.adamStep,
+    codeVersion: ckpt.meta.codeVersion,
+    extra: { ...ckpt.meta.extra, exportedFrom: checkpoint, ...provenance },
+  }, groups);
   const tensors = Object.values(groups).reduce((n, m) => n + m.size, 0);
   return { path: out, step: ckpt.meta.step, bytes: (await Deno.stat(out)).size, tensors };
 }

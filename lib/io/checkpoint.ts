@@ -56,11 +56,22 @@ export interface Checkpoint {
   tensors: Map<string, Map<string, { shape: number[]; values: Float32Array }>>;
 }
 
+/** What a checkpoint stores of a tensor (a tf.Tensor is one; so are plain host arrays). */
+export interface StoredTensor {
+  readonly shape: number[];
+  data(): Promise<ArrayLike<number>>;
+}
+
+/** Host values as a StoredTensor, for writing checkpoints without a tfjs backend. */
+export function hostTensor(shape: number[], values: Float32Array): StoredTensor {
+  return { shape, data: () => Promise.resolve(values) };
+}
+
 /** Reads variables' values back (async, so it works on WebGPU) and writes the checkpoint atomically. */
 export async function saveCheckpoint(
   path: string,
   meta: Omit<CheckpointMeta, "format" | "createdAt">,
-  groups: Record<string, Map<string, tf.Tensor>>,
+  groups: Record<string, Map<string, StoredTensor>>,
 ): Promise<void> {
   const entries: TensorEntry[] = [];
   const chunks: Float32Array[] = [];
