@@ -1,5 +1,6 @@
 /**
- * deno task eval (--run ID [--step N] | --model NAME | --checkpoint PATH) [--n N]
+ * deno task eval (--run ID [--step N] | --model NAME | --checkpoint PATH | --data DATASET:SPLIT)
+ *   [--n N]
  *   [--metrics fid,is,kid] [--features inception|fmnist] [--ref-split train|test]
  *   [--noise-scale S] [--inception PATH] [--classifier PATH] [--seed S] [--batch B] [--n-ref N]
  *   [--cache DIR] [--no-cache] [--backend B] [--db PATH] [--json]
@@ -26,6 +27,13 @@ import type { ResultsDb } from "../lib/db/mod.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import { SHIPPED_MODELS, shippedModelPath } from "../lib/models.ts";
 
+/** `--data fashion-mnist:test` (the split defaults to test). */
+function dataTarget(text: string): EvalTarget {
+  const [data, split = "test"] = text.split(":");
+  if (!data) throw new UserError(`--data needs DATASET[:SPLIT] (got '${text}')`);
+  return { data, split };
+}
+
 /** The target's data set and a label for the first line, checked before any slow work. */
 async function describeTarget(
   db: ResultsDb,
@@ -38,6 +46,9 @@ async function describeTarget(
       dataset: (run.config as { dataset: string }).dataset,
       label: `run ${run.id} (${run.preset})${at}`,
     };
+  }
+  if ("data" in target) {
+    return { dataset: target.data, label: `${target.data} ${target.split} images` };
   }
   const meta = (await loadCheckpoint(target.checkpoint)).meta;
   const config = meta.config as { dataset?: string; preset?: string };
@@ -54,6 +65,7 @@ interface Opts {
   step?: string;
   model?: string;
   checkpoint?: string;
+  data?: string;
   refSplit: string;
   noiseScale: string;
   n: string;
@@ -78,6 +90,7 @@ await runMain(async () => {
     .option("--step <n>", "with --run: the checkpoint the run kept at this step (--keep-every)")
     .option("--model <name>", `a shipped model (${SHIPPED_MODELS.join(", ")})`)
     .option("--checkpoint <path>", "a checkpoint file")
+    .option("--data <dataset:split>", "the first --n images of a data split instead of samples")
     .option("--ref-split <split>", "reference split of the data set: train | test", "train")
     .option("--noise-scale <s>", "Langevin noise scale (official evaluation: 0.99)", "1")
     .option("--n <n>", "number of samples", "10000")
@@ -100,9 +113,11 @@ await runMain(async () => {
   if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Opts>();
   applyThreads(o.threads);
-  const chosen = [o.run, o.model, o.checkpoint].filter((x) => x !== undefined);
+  const chosen = [o.run, o.model, o.checkpoint, o.data].filter((x) => x !== undefined);
   if (chosen.length !== 1) {
-    throw new UserError("give exactly one of --run ID, --model NAME or --checkpoint PATH");
+    throw new UserError(
+      "give exactly one of --run ID, --model NAME, --checkpoint PATH or --data DATASET:SPLIT",
+    );
   }
   if (o.step !== undefined && o.run === undefined) throw new UserError("--step needs --run");
   const noiseScale = Number(o.noiseScale);
@@ -126,6 +141,8 @@ await runMain(async () => {
     // Check the target before the slow parts (backend start, extractor loading).
     const target: EvalTarget = o.run !== undefined
       ? { runId: intOption("run", o.run, 1), step: optionalInt("step", o.step, 0) }
+      : o.data !== undefined
+      ? dataTarget(o.data)
       : { checkpoint: o.model !== undefined ? await shippedModelPath(o.model) : o.checkpoint! };
     const { dataset, label } = await describeTarget(db, target);
     const features = o.features ?? defaultFeaturesFor(dataset);
@@ -150,11 +167,9 @@ await runMain(async () => {
         metrics,
         extractor,
         extractorVersion: version,
-        openReference: (config) =>
-          openImageDataset(config.dataset, {
-            split: o.refSplit,
-            data: config.data.path ?? undefined,
-          }),
+        openReference: (dataset, path) =>
+          openImageDataset(dataset, { split: o.refSplit, data: path ?? undefined }),
+        openData: (dataset, split) => openImageDataset(dataset, { split }),
         referenceCount,
         seed,
         batchSize,
@@ -192,9 +207,8 @@ await runMain(async () => {
             (ref.fromCache ? `from ${ref.cachePath}` : `features in ${ref.seconds.toFixed(1)} s`),
         );
       }
-      console.log(
-        `samples: ${n} in ${result.sampleSeconds.toFixed(1)} s (checkpoint step ${result.step})`,
-      );
+      const at = result.step === null ? "" : ` (checkpoint step ${result.step})`;
+      console.log(`samples: ${n} in ${result.sampleSeconds.toFixed(1)} s${at}`);
       for (const v of result.values) {
         const std = typeof v.details.std === "number" ? ` +- ${v.details.std.toPrecision(3)}` : "";
         console.log(`  ${v.name.padEnd(4)} ${v.value.toPrecision(6)}${std}`);

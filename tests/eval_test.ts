@@ -260,8 +260,9 @@ Deno.test("deno task eval's pipeline: tiny checkpoint -> samples -> FID, IS, KID
         metrics: ["fid", "is", "kid"],
         extractor,
         extractorVersion: "test",
-        openReference: (config) => {
-          assert.equal(config.net.kind === "resnet" && config.net.imageSize, 8);
+        openReference: (dataset, path) => {
+          assert.equal(dataset, "fashion-mnist");
+          assert.equal(path, null);
           return Promise.resolve(reference);
         },
         seed: 3,
@@ -342,6 +343,38 @@ Deno.test("eval of a kept step and of a checkpoint file; the noise scale changes
     assert.equal((row.details as Record<string, unknown>).noise_scale, 0.99);
     // Same checkpoint and seed: only the noise scale differs, and so do the samples.
     assert.notEqual(file.values[0].value, kept.values[0].value);
+  } finally {
+    extractor.dispose();
+    await t.cleanup();
+  }
+});
+
+Deno.test("eval of a data split: the baseline a model's numbers are read against", async () => {
+  const t = await tinyRun();
+  const extractor = new RandomConvExtractor(5);
+  try {
+    const data = rectanglesDataset(30, 8, 4);
+    const r = await evaluateRun({
+      db: t.db,
+      target: { data: "rectangles", split: "test" },
+      n: 20,
+      metrics: ["fid", "is"],
+      extractor,
+      openReference: () => Promise.resolve(rectanglesDataset(30, 8, 4)),
+      openData: (name, split) => {
+        assert.deepEqual([name, split], ["rectangles", "test"]);
+        return Promise.resolve(data);
+      },
+      seed: 0,
+      batchSize: 10,
+      cacheDir: null,
+    });
+    assert.equal(r.run.task, "eval");
+    assert.equal(r.checkpoint, null);
+    // The first 20 images of the reference's own split: their statistics are the reference's.
+    assert.ok(r.values[0].value < 1, `FID of a subset of the reference ${r.values[0].value}`);
+    const [row] = await t.db.evaluations(r.run.id);
+    assert.equal((row.details as Record<string, unknown>).split, "test");
   } finally {
     extractor.dispose();
     await t.cleanup();

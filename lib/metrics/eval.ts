@@ -455,10 +455,14 @@ export async function computeMetrics(opts: ComputeOptions): Promise<MetricValue[
 // The whole evaluation of a run.
 
 /**
- * What is evaluated: a training run's latest checkpoint, the copy it kept at `step`, or any
- * checkpoint file (e.g. a shipped model), which is recorded as a run of task "eval".
+ * What is evaluated: a training run's latest checkpoint, the copy it kept at `step`, any
+ * checkpoint file (e.g. a shipped model), or the first n images of a data split (the baseline a
+ * model's numbers are read against); the last two are recorded as runs of task "eval".
  */
-export type EvalTarget = { runId: number; step?: number } | { checkpoint: string };
+export type EvalTarget =
+  | { runId: number; step?: number }
+  | { checkpoint: string }
+  | { data: string; split: string };
 
 export interface EvaluateRunOptions {
   db: ResultsDb;
@@ -471,8 +475,10 @@ export interface EvaluateRunOptions {
   extractor: FeatureExtractor;
   /** See ReferenceOptions.extractorVersion. */
   extractorVersion?: string;
-  /** Opens the reference split of the model's data set. */
-  openReference: (config: TrainConfig) => Promise<ImageDataset>;
+  /** Opens the reference split of a data set (its --data path, if the model's config has one). */
+  openReference: (dataset: string, path: string | null) => Promise<ImageDataset>;
+  /** Opens a split of a data set for a `data` target. */
+  openData?: (dataset: string, split: string) => Promise<ImageDataset>;
   /** Reference images (default: the whole split). */
   referenceCount?: number;
   seed: number;
@@ -484,29 +490,25 @@ export interface EvaluateRunOptions {
 
 export interface EvaluateRunResult {
   run: RunRecord;
-  checkpoint: string;
-  step: number;
+  /** The checkpoint sampled (null for a data split). */
+  checkpoint: string | null;
+  step: number | null;
   values: MetricValue[];
   reference: ReferenceFeatures | null;
   sampleSeconds: number;
 }
 
-/** A run row of task "eval" for a checkpoint evaluated outside its training run. */
-async function checkpointEvalRun(
+/** A run row of task "eval", for what is evaluated outside a training run. */
+async function evalRun(
   db: ResultsDb,
-  path: string,
-  model: SamplingModel,
+  preset: string,
+  config: Record<string, unknown>,
   seed: number,
 ): Promise<RunRecord> {
   const id = await db.createRun({
     task: "eval",
-    preset: model.config.preset,
-    config: {
-      dataset: model.config.dataset,
-      checkpoint: path,
-      checkpointStep: model.step,
-      model: model.config,
-    },
+    preset,
+    config,
     gitCommit: await gitCommit(),
     backend: tf.getBackend(),
     adapter: "",
@@ -516,7 +518,89 @@ async function checkpointEvalRun(
   return (await db.getRun(id))!;
 }
 
-/** Samples the run's EMA model, computes the metrics and adds them to the database. */
+/** What the images of an evaluation come from, with the facts recorded beside the metrics. */
+interface Subject {
+  run: RunRecord;
+  source: ImageSource;
+  /** The data set the reference split is taken from. */
+  dataset: string;
+  dataPath: string | null;
+  step: number | null;
+  checkpoint: string | null;
+  details: Record<string, unknown>;
+  dispose(): void;
+}
+
+async function openSubject(opts: EvaluateRunOptions): Promise<Subject> {
+  const target = opts.target;
+  if ("data" in target) {
+    if (!opts.openData) throw new Error("evaluating a data split needs openData");
+    const ds = await opts.openData(target.data, target.split);
+    if (ds.count < opts.n) {
+      ds.close();
+      throw new UserError(`${target.data} ${target.split} has ${ds.count} images, fewer than --n`);
+    }
+    const run = await evalRun(opts.db, target.data, {
+      dataset: target.data,
+      split: target.split,
+      n: opts.n,
+    }, opts.seed);
+    return {
+      run,
+      source: datasetImageSource(ds, opts.n),
+      dataset: target.data,
+      dataPath: null,
+      step: null,
+      checkpoint: null,
+      details: { dataset: target.data, split: target.split },
+      dispose: () => ds.close(),
+    };
+  }
+  const noiseScale = opts.noiseScale ?? 1;
+  const path = "checkpoint" in target
+    ? target.checkpoint
+    : (await runCheckpoint(opts.db, target.runId, target.step)).path;
+  const model = await loadSamplingModel(path);
+  const dispose = () => {
+    model.net.dispose();
+    model.st.dispose();
+  };
+  try {
+    const run = "checkpoint" in target
+      ? await evalRun(opts.db, model.config.preset, {
+        dataset: model.config.dataset,
+        checkpoint: path,
+        checkpointStep: model.step,
+        model: model.config,
+      }, opts.seed)
+      : (await opts.db.getRun(target.runId))!;
+    return {
+      run,
+      source: sampleSource(model, opts.n, opts.seed, noiseScale),
+      dataset: model.config.dataset,
+      dataPath: model.config.data.path,
+      step: model.step,
+      checkpoint: path,
+      details: {
+        checkpoint_step: model.step,
+        dataset: model.config.dataset,
+        langevin: model.config.langevin,
+        noise_scale: noiseScale,
+        T: model.config.schedule.T,
+        checkpoint: path,
+      },
+      dispose,
+    };
+  } catch (err) {
+    dispose();
+    throw err;
+  }
+}
+
+/**
+ * Samples the model's EMA weights (or reads a data split), computes the metrics and adds them to
+ * the database.
+ */
 export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRunResult> {
   if (!Number.isInteger(opts.n) || opts.n < 2) {
     throw new UserError(`--n must be at least 2 (got ${opts.n})`);
@@ -524,20 +608,13 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
   if (opts.metrics.includes("is") && opts.n < IS_SPLITS) {
     throw new UserError(`the Inception Score needs at least ${IS_SPLITS} samples (--n)`);
   }
-  const noiseScale = opts.noiseScale ?? 1;
-  const target = opts.target;
-  const path = "checkpoint" in target
-    ? target.checkpoint
-    : (await runCheckpoint(opts.db, target.runId, target.step)).path;
-  const model = await loadSamplingModel(path);
+  const subject = await openSubject(opts);
+  const { run } = subject;
   try {
-    const run = "checkpoint" in target
-      ? await checkpointEvalRun(opts.db, path, model, opts.seed)
-      : (await opts.db.getRun(target.runId))!;
     let reference: ReferenceFeatures | null = null;
     let refSplit: string | null = null;
     if (opts.metrics.some((m) => m !== "is")) {
-      const ds = await opts.openReference(model.config);
+      const ds = await opts.openReference(subject.dataset, subject.dataPath);
       refSplit = ds.split;
       try {
         reference = await referenceFeatures({
@@ -554,8 +631,7 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
       }
     }
     const t0 = performance.now();
-    const source = sampleSource(model, opts.n, opts.seed, noiseScale);
-    const samples = await extractFeatures(opts.extractor, source, {
+    const samples = await extractFeatures(opts.extractor, subject.source, {
       batchSize: opts.batchSize,
       onProgress: (done, total) => opts.onProgress?.("samples", done, total),
     });
@@ -569,14 +645,9 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
     });
     const common = {
       seed: opts.seed,
-      checkpoint_step: model.step,
-      dataset: model.config.dataset,
       ref_split: refSplit,
       extractor_version: opts.extractorVersion || null,
-      langevin: model.config.langevin,
-      noise_scale: noiseScale,
-      T: model.config.schedule.T,
-      checkpoint: path,
+      ...subject.details,
     };
     for (const v of values) {
       const row: EvaluationRow = {
@@ -590,9 +661,15 @@ export async function evaluateRun(opts: EvaluateRunOptions): Promise<EvaluateRun
       await opts.db.addEvaluation(row);
     }
     if (run.task === "eval") await opts.db.setRunStatus(run.id, "completed");
-    return { run, checkpoint: path, step: model.step, values, reference, sampleSeconds };
+    return {
+      run,
+      checkpoint: subject.checkpoint,
+      step: subject.step,
+      values,
+      reference,
+      sampleSeconds,
+    };
   } finally {
-    model.net.dispose();
-    model.st.dispose();
+    subject.dispose();
   }
 }
