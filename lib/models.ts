@@ -50,17 +50,17 @@ export async function exportModel(
   provenance: Record<string, unknown> = {},
 ): Promise<ExportedModel> {
   const ckpt = await loadCheckpoint(checkpoint);
-  for (const g of MODEL_GROUPS) {
-    if (!ckpt.tensors.has(g)) {
-      throw new UserError(
-        `${checkpoint} has no '${g}' tensors (written before the EMA kept its own spectral-norm ` +
-          `vectors?); resume the run for one checkpoint interval and export again`,
-      );
-    }
+  if (!ckpt.tensors.has("ema")) throw new UserError(`${checkpoint} has no EMA weights to export`);
+  // A net with spectral norm has vectors ("buffers"); its EMA weights need their own.
+  if (ckpt.tensors.has("buffers") && !ckpt.tensors.has("ema.buffers")) {
+    throw new UserError(
+      `${checkpoint} has no spectral-norm vectors of its EMA weights (written before the EMA kept ` +
+        `its own); resume the run for one checkpoint interval and export again`,
+    );
   }
   // Host arrays straight from the file: no tfjs backend needed.
   const groups: Record<string, Map<string, StoredTensor>> = {};
-  for (const g of MODEL_GROUPS) {
+  for (const g of MODEL_GROUPS.filter((g) => ckpt.tensors.has(g))) {
     groups[g] = new Map(
       [...ckpt.tensors.get(g)!].map(([name, t]) => [name, hostTensor(t.shape, t.values)]),
     );

@@ -38,7 +38,12 @@ export interface TrainOptions {
   config?: TrainConfig;
   /** Or the id of a run to continue from its last checkpoint. */
   resume?: number;
-  /** On resume: train up to this many iterations in total (default: the run's own). */
+  /**
+   * Or a training checkpoint file to continue as a new run of this database (e.g. one committed
+   * with a shipped model, on a machine that never saw its run): same config, same state.
+   */
+  continueFrom?: string;
+  /** On resume or continue: train up to this many iterations in total (default: the run's own). */
   iterations?: number;
   backend: BackendChoice;
   resultsDir: string;
@@ -173,6 +178,22 @@ async function trainWithDb(
     }
     runId = run.id;
     runDir = run.dir;
+  } else if (opts.continueFrom !== undefined) {
+    resumeFrom = opts.continueFrom;
+    const ckpt = await loadCheckpoint(resumeFrom);
+    const stored = ckpt.meta.config as TrainConfig | undefined;
+    if (!stored?.train || !ckpt.tensors.has("adam.m")) {
+      throw new UserError(
+        `${resumeFrom} is not a training checkpoint (a model file holds only EMA weights); ` +
+          `continue from a run's checkpoint.ckpt`,
+      );
+    }
+    config = stored;
+    if (opts.iterations !== undefined) {
+      config = { ...config, train: { ...config.train, iterations: opts.iterations } };
+    }
+    runId = -1;
+    runDir = "";
   } else {
     if (!opts.config) throw new Error("train() needs a config or a run to resume");
     config = opts.config;
@@ -210,7 +231,7 @@ async function trainWithDb(
   let rec: RunRecorder;
   let source: Awaited<ReturnType<typeof dataSourceFor>>;
   // A resume that cannot start leaves the run's status as it was (its files did not change).
-  let running = !resumeFrom;
+  let running = !resumeFrom || opts.continueFrom !== undefined;
   try {
     await removeStaleTemporaries(runDir);
     const runUid = (await db.getRun(runId))!.uid;
@@ -219,9 +240,18 @@ async function trainWithDb(
       state = restoreTrainState(await loadCheckpoint(resumeFrom), resumeFrom, config);
       // Rows logged after the checkpoint belong to steps that will run again.
       await rec.deleteMetricsAfter(state.step);
-      await rec.setRunStatus("running", `resumed at step ${state.step}`);
+      await rec.setRunStatus(
+        "running",
+        opts.continueFrom
+          ? `continued from ${opts.continueFrom} at step ${state.step}`
+          : `resumed at step ${state.step}`,
+      );
       running = true;
-      log(`resuming run ${runId} at step ${state.step} from ${resumeFrom}`);
+      log(
+        `${
+          opts.continueFrom ? "continuing" : "resuming"
+        } run ${runId} at step ${state.step} from ${resumeFrom}`,
+      );
     } else {
       state = createTrainState(config);
     }

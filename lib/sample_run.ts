@@ -48,6 +48,8 @@ export interface SampleSummary {
   /** Long-run snapshots over all chains; their PNGs (with pngDir) in longRunDir/step_N/. */
   longRun: LongRunSnapshot[];
   longRunDir: string | null;
+  /** The grid of final samples (images only). */
+  finals: string | null;
   levelStats: { level: number; acceptance: number; displacement: number }[];
 }
 
@@ -58,6 +60,11 @@ async function writeTiles(dir: string, data: Float32Array, shape: number[], offs
     const name = `${String(offset + i).padStart(6, "0")}.png`;
     await writePng(join(dir, name), t.pixels, t.width, t.height, t.channels);
   }
+}
+
+/** The grid of final samples written beside the strips: grid.png -> grid_x0.png. */
+export function finalsPath(out: string): string {
+  return out.replace(/(\.png)?$/i, "_x0.png");
 }
 
 const stepName = (s: number) => `step_${String(s).padStart(7, "0")}`;
@@ -190,6 +197,28 @@ export async function sampleFromCheckpoint(
       const strips = await levelStrips({ levels, stats: levelStats }, rows);
       const grid = imageGrid(strips, rows, config.schedule.T + 1);
       await writePng(opts.out, grid.pixels, grid.width, grid.height, grid.channels);
+      // Beside the strips, the final samples alone: a square grid of up to 256 of them.
+      const count = Math.min(opts.n, 256);
+      const finals = allSamples.flatMap((values) =>
+        floatBatchToTiles({
+          data: values,
+          shape: [values.length / exampleShape.reduce((a, b) => a * b, 1), ...exampleShape] as [
+            number,
+            number,
+            number,
+            number,
+          ],
+        })
+      ).slice(0, count);
+      const cols = Math.ceil(Math.sqrt(count));
+      const square = imageGrid(finals, Math.ceil(count / cols), cols);
+      await writePng(
+        finalsPath(opts.out),
+        square.pixels,
+        square.width,
+        square.height,
+        square.channels,
+      );
     } else {
       const samples = new Float32Array(allSamples.reduce((s, a) => s + a.length, 0));
       let at = 0;
@@ -223,7 +252,15 @@ export async function sampleFromCheckpoint(
       { runId, step, level: l.level, name: "displacement", value: l.displacement },
     ]));
     await db.setRunStatus(runId, "completed");
-    return { runId, out: opts.out, pngDir: opts.pngDir, longRun, longRunDir, levelStats };
+    return {
+      runId,
+      out: opts.out,
+      pngDir: opts.pngDir,
+      longRun,
+      longRunDir,
+      finals: isImage ? finalsPath(opts.out) : null,
+      levelStats,
+    };
   } catch (err) {
     await db.setRunStatus(runId, "failed", (err as Error).message.split("\n")[0]);
     throw err;

@@ -76,7 +76,10 @@ await runMain(async () => {
       backend: o.backend as BackendChoice,
       batch: intOption("batch", o.batch!, 1),
     }, db);
-    console.log(`sample run ${s.runId}: grid ${s.out}${s.pngDir ? `, PNGs in ${s.pngDir}` : ""}`);
+    const finals = s.finals ? ` (every level of up to 16 chains), ${s.finals} (final samples)` : "";
+    console.log(
+      `sample run ${s.runId}: ${s.out}${finals}${s.pngDir ? `, PNGs in ${s.pngDir}` : ""}`,
+    );
     if (s.longRunDir) {
       console.log(
         `  long-run grids in ${s.longRunDir}` +

@@ -1,5 +1,6 @@
 /**
- * deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID] [--results DIR]
+ * deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID | --continue CKPT]
+ *                 [--results DIR]
  *                 [--db PATH] [--threads N] [--workers N] [--KEY=VALUE ...]
  * Trains a DRL model on a preset (default: the 2D 8 Gaussians), records it in the results database.
  */
@@ -11,17 +12,20 @@ import { DEFAULT_PRESET, PRESETS } from "../lib/presets.ts";
 import { installFastKernels } from "../lib/kernels/mod.ts";
 import { train } from "../lib/run.ts";
 
-const USAGE = `usage: deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID]
+const USAGE =
+  `usage: deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID | --continue CKPT]
                        [--results DIR] [--db PATH] [--threads N] [--workers N] [--KEY=VALUE ...]
 --threads: CPU threads of the native kernels (default: every core; the numbers do not change).
 --workers: processes computing a step's shards (train.shards > 1; default one per core, 0: none).
+--continue: a training checkpoint file (e.g. models/fashion-mnist/train_state.ckpt) continued as a
+            new run of this results database.
 presets: ${presetNames().join(", ")} (default ${DEFAULT_PRESET})
 deno task train PRESET --help lists the preset's fields (each can be set with --KEY=VALUE).`;
 
 await runMain(async () => {
   const args = parseArgs(
     Deno.args,
-    ["backend", "resume", "results", "db", "threads", "workers"],
+    ["backend", "resume", "continue", "results", "db", "threads", "workers"],
     ["help"],
   );
   if (args.positional.length > 1) {
@@ -36,6 +40,10 @@ await runMain(async () => {
     return;
   }
   const resume = intFlag("resume", args.flags.resume);
+  const continueFrom = args.flags.continue as string | undefined;
+  if (resume !== undefined && continueFrom !== undefined) {
+    throw new UserError("--resume ID and --continue PATH are alternatives; give one");
+  }
   const threads = intFlag("threads", args.flags.threads);
   if (threads !== undefined) {
     if (threads < 1) throw new UserError(`--threads must be at least 1 (got ${threads})`);
@@ -44,11 +52,11 @@ await runMain(async () => {
   const results = (args.flags.results as string | undefined) ?? "results";
   let iterations: number | undefined;
   let config;
-  if (resume !== undefined) {
+  if (resume !== undefined || continueFrom !== undefined) {
     const { iterations: it, ...rest } = args.overrides;
     if (Object.keys(rest).length || args.positional.length) {
       throw new UserError(
-        "--resume continues a run with its own config; only --iterations may be given with it",
+        "--resume and --continue go on with the run's own config; only --iterations may be given",
       );
     }
     iterations = intFlag("iterations", it);
@@ -58,6 +66,7 @@ await runMain(async () => {
   const summary = await train({
     config,
     resume,
+    continueFrom,
     iterations,
     backend: ((args.flags.backend as string | undefined) ?? "auto") as BackendChoice,
     resultsDir: results,

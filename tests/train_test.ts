@@ -97,3 +97,49 @@ Deno.test("resuming gives exactly the run that was never interrupted", async () 
   assert.deepEqual(await paramsOf(resumed.checkpoint), await paramsOf(whole.checkpoint));
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a checkpoint file continues as a new run elsewhere, exactly as the run would have", async () => {
+  const dir = await Deno.makeTempDir();
+  const whole = await train({
+    config: buildConfig("8gaussians", TINY),
+    backend: "cpu",
+    resultsDir: `${dir}/w`,
+    log: quiet,
+  });
+  const half = await train({
+    config: buildConfig("8gaussians", { ...TINY, iterations: "4" }),
+    backend: "cpu",
+    resultsDir: `${dir}/h`,
+    log: quiet,
+  });
+  // As a fresh clone would: another results folder and database, only the checkpoint file.
+  const carried = `${dir}/carried.ckpt`;
+  await Deno.copyFile(half.checkpoint, carried);
+  const continued = await train({
+    continueFrom: carried,
+    iterations: 6,
+    backend: "cpu",
+    resultsDir: `${dir}/elsewhere`,
+    log: quiet,
+  });
+  assert.equal(continued.steps, 6);
+  assert.deepEqual(await paramsOf(continued.checkpoint), await paramsOf(whole.checkpoint));
+  const db = await openResultsDb({ path: `${dir}/elsewhere/results.db` });
+  const run = (await db.getRun(continued.runId))!;
+  assert.equal(run.status, "completed");
+  await db.close();
+  // A model file (EMA weights only) cannot be continued.
+  const { exportModel } = await import("../lib/models.ts");
+  await exportModel(half.checkpoint, `${dir}/model.ckpt`);
+  await assert.rejects(
+    () =>
+      train({
+        continueFrom: `${dir}/model.ckpt`,
+        backend: "cpu",
+        resultsDir: `${dir}/x`,
+        log: quiet,
+      }),
+    /not a training checkpoint/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
