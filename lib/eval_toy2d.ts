@@ -3,6 +3,7 @@
  * 2D metrics beside their data baselines, the level-0 energy normalised on a grid (held-out
  * log-likelihood in nats), and a figure with data, samples and each level's learned density.
  */
+import type { MetricName } from "./metric_names.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "./config.ts";
 import { getToy2d } from "./data/toy2d.ts";
@@ -90,8 +91,8 @@ export async function evaluateToy2dRun(
 /** The evaluation as named scalar rows for the results database. */
 export function evaluationRows(
   e: Toy2dEvaluation,
-): { name: string; value: number; n: number; details?: unknown }[] {
-  const rows: { name: string; value: number; n: number; details?: unknown }[] = [
+): { name: MetricName; value: number; n: number; details?: unknown }[] {
+  const rows: { name: MetricName; value: number; n: number; details?: unknown }[] = [
     { name: "energy_distance", value: e.energyDistance, n: e.sampleCount },
     { name: "energy_distance_data_baseline", value: e.energyDistanceBaseline, n: e.sampleCount },
     { name: "non_finite_share", value: e.nonFiniteShare, n: e.sampleCount },

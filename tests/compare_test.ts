@@ -1,6 +1,8 @@
 /** Comparison tables (lib/report/compare.ts, format.ts) and `deno task compare` end to end. */
 import assert from "node:assert/strict";
 import { runScript } from "./helpers/script.ts";
+import type { RunRecord } from "../lib/db/mod.ts";
+import { lowerIsBetter, METRICS } from "../lib/metric_names.ts";
 import { openResultsDb } from "../lib/db/mod.ts";
 import { UserError } from "../lib/errors.ts";
 import {
@@ -126,6 +128,34 @@ Deno.test("compare: a higher-is-better metric sorts descending; an unknown metri
       return true;
     });
   }));
+
+Deno.test("compare: metric directions come from the one table of names (min_mode_share: higher)", () => {
+  // The bug this guards: compare kept its own list, without min_mode_share, and ranked the
+  // worst 8 Gaussians run first.
+  const run = (id: number, share: number) => ({
+    run: {
+      id,
+      uid: `u${id}`,
+      task: "toy2d",
+      preset: "8gaussians",
+      config: { dataset: "8gaussians" },
+      status: "completed",
+      createdAt: "2026-01-01T00:00:00Z",
+    } as unknown as RunRecord,
+    dataset: "8gaussians",
+    metrics: { min_mode_share: share },
+  });
+  const table = buildComparison([run(1, 0.02), run(2, 0.11), run(3, 0.07)], [], {
+    metric: "min_mode_share",
+  })[0];
+  assert.equal(table.lowerIsBetter, false);
+  assert.deepEqual(table.rows.map((r) => r.label), ["#2", "#3", "#1"]);
+  for (const [name, info] of Object.entries(METRICS)) {
+    assert.equal(lowerIsBetter(name), info.direction !== "higher", name);
+  }
+  assert.equal(lowerIsBetter("ratio_iters_per_s"), false);
+  assert.equal(lowerIsBetter("train_iter.peak_tensor_bytes"), true);
+});
 
 Deno.test("compare: references of an asked-for data set show even without runs (CelebA aliases)", () => {
   const [table] = buildComparison([], loadReferences(), { dataset: "celeba" });

@@ -170,7 +170,7 @@ for (const b of BACKENDS) {
           { runId, step: 1, level: 1, name: "loss", value: -1.5e-7 },
           { runId, step: 1, level: 0, name: "loss", value: 3.125 },
           { runId, step: 1, level: null, name: "loss", value: 1.5 },
-          { runId, step: 1, level: 0, name: "energy_pos", value: Infinity },
+          { runId, step: 1, level: 0, name: "f_pos", value: Infinity },
           { runId, step: 2, level: 0, name: "loss", value: NaN },
           { runId: other, step: 1, level: 0, name: "loss", value: 99 },
         ];
@@ -179,7 +179,7 @@ for (const b of BACKENDS) {
         const got = await db.metrics(runId);
         assert.deepEqual(got.map((r) => [r.step, r.level, r.name]), [
           [1, null, "loss"],
-          [1, 0, "energy_pos"],
+          [1, 0, "f_pos"],
           [1, 0, "loss"],
           [1, 1, "loss"],
           [2, 0, "loss"],
@@ -187,7 +187,7 @@ for (const b of BACKENDS) {
         ]);
         assert.deepEqual(got.map((r) => r.value), [1.5, Infinity, 3.125, -1.5e-7, NaN, 0.25]);
         assert.ok(got.every((r) => r.runId === runId));
-        assert.deepEqual((await db.metrics(runId, "energy_pos")).map((r) => r.value), [Infinity]);
+        assert.deepEqual((await db.metrics(runId, "f_pos")).map((r) => r.value), [Infinity]);
         assert.deepEqual((await db.metrics(other)).map((r) => r.value), [99]);
         // A resumed run drops the rows past its checkpoint's step, and only its own.
         await db.deleteMetricsAfter(runId, 1);
@@ -201,11 +201,11 @@ for (const b of BACKENDS) {
           runId: other,
           step: i + 2,
           level: i % 6,
-          name: "energy_neg",
+          name: "f_neg" as const,
           value: i / 7,
         }));
         await db.logMetrics(many);
-        const back = await db.metrics(other, "energy_neg");
+        const back = await db.metrics(other, "f_neg");
         assert.equal(back.length, 1234);
         assert.deepEqual(back.map((r) => r.value), many.map((r) => r.value));
 

@@ -100,7 +100,7 @@ Deno.test("report: a self-contained page with tables, inlined grids and per-leve
     // One chart per logged metric of the first run, one line per level (+ the run-wide line).
     assert.equal((html.match(/<svg /g) ?? []).length, 2);
     assert.ok(html.includes("loss per noise level"));
-    assert.ok(html.includes("energy_pos per noise level"));
+    assert.ok(html.includes("f_pos per noise level"));
     for (const label of ["all levels", "level 0", "level 1", "level 2"]) {
       assert.ok(html.includes(`>${label}<`));
     }

@@ -52,7 +52,7 @@ Deno.test("a run records config, metrics per level, evaluations and artifacts", 
     6,
   ]);
   assert.ok(losses.some((m) => m.level !== null), "per-level losses");
-  const evals = (await db.evaluations(s.runId)).map((e) => e.name);
+  const evals: string[] = (await db.evaluations(s.runId)).map((e) => e.name);
   for (
     const name of [
       "energy_distance",

@@ -2,6 +2,7 @@
  * A benchmark invocation in the results database: one run with task "bench" per preset, and one
  * evaluation row per number (ours, the peer's, the ratio), each carrying its full JSON line.
  */
+import type { MetricName } from "../metric_names.ts";
 import type { ResultsDb } from "../db/mod.ts";
 import type { BenchResult } from "./run.ts";
 
@@ -10,8 +11,8 @@ export const BENCH_TASK = "bench";
 /** The evaluation rows of a result: name, value and details, without the run id. */
 export function benchEvaluations(
   r: BenchResult,
-): { name: string; value: number; n: number; details: unknown }[] {
-  const rows: { name: string; value: number; n: number; details: unknown }[] = [];
+): { name: MetricName; value: number; n: number; details: unknown }[] {
+  const rows: { name: MetricName; value: number; n: number; details: unknown }[] = [];
   for (const line of r.lines) {
     const metric = line.workload === "langevin_step" ? "image_steps_per_s" : "iters_per_s";
     rows.push({ name: metric, value: line[metric]!, n: line.reps, details: line });

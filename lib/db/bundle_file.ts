@@ -2,6 +2,7 @@
  * The export file format: JSON holding run bundles. JSON has no NaN or Infinity, so non-finite
  * metric and evaluation values are written as the strings "NaN", "Infinity" and "-Infinity".
  */
+import { storedName } from "../metric_names.ts";
 import { UserError } from "../errors.ts";
 import { RUN_STATUSES, type RunBundle } from "./types.ts";
 
@@ -120,11 +121,15 @@ function decodeBundle(raw: unknown, where: string): RunBundle {
     metrics: list("metrics").map((m, j) => ({
       step: need(Number.isInteger(m.step), m.step as number, `${where}: metrics[${j}].step`),
       level: intOrNull(m.level, `${where}: metrics[${j}].level`),
-      name: need(typeof m.name === "string", m.name as string, `${where}: metrics[${j}].name`),
+      name: storedName(
+        need(typeof m.name === "string", m.name as string, `${where}: metrics[${j}].name`),
+      ),
       value: decodeNumber(m.value, `${where}: metrics[${j}].value`),
     })),
     evaluations: list("evaluations").map((e, j) => ({
-      name: need(typeof e.name === "string", e.name as string, `${where}: evaluations[${j}].name`),
+      name: storedName(
+        need(typeof e.name === "string", e.name as string, `${where}: evaluations[${j}].name`),
+      ),
       value: decodeNumber(e.value, `${where}: evaluations[${j}].value`),
       n: intOrNull(e.n, `${where}: evaluations[${j}].n`),
       features: (e.features ?? null) as string | null,

@@ -5,6 +5,7 @@
  * loses nothing that was journaled. Metric values use the export file's encoding of NaN and
  * infinities.
  */
+import { storedName } from "../metric_names.ts";
 import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { decodeNumber, encodeNumber, isObject } from "./bundle_file.ts";
@@ -80,7 +81,7 @@ function decodeEntry(raw: unknown, where: string): JournalEntry {
           return {
             step: int(r.step, `rows[${i}].step`),
             level: intOrNull(r.level, `rows[${i}].level`),
-            name: str(r.name, `rows[${i}].name`),
+            name: storedName(str(r.name, `rows[${i}].name`)),
             value: decodeNumber(r.value, `${where}: rows[${i}].value`),
           };
         }),
@@ -91,7 +92,7 @@ function decodeEntry(raw: unknown, where: string): JournalEntry {
       return {
         op: "addEvaluation",
         row: {
-          name: str(r.name, "row.name"),
+          name: storedName(str(r.name, "row.name")),
           value: decodeNumber(r.value, `${where}: row.value`),
           n: intOrNull(r.n, "row.n"),
           features: r.features === null || r.features === undefined

@@ -3,6 +3,7 @@
  * PostgreSQL. Rows are mapped between the stored shape (snake_case, JSON text, NULL for NaN) and
  * the public records of types.ts here and nowhere else.
  */
+import { storedName } from "../metric_names.ts";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import type { Database, EvaluationsTable, MetricsTable, RunsTable } from "./schema.ts";
 import {
@@ -77,7 +78,7 @@ function toMetricRow(row: Selectable<MetricsTable>): MetricRow {
     runId: Number(row.run_id),
     step: Number(row.step),
     level: intOrNull(row.level),
-    name: row.name,
+    name: storedName(row.name),
     value: decodeValue(row.value),
   };
 }
@@ -85,7 +86,7 @@ function toMetricRow(row: Selectable<MetricsTable>): MetricRow {
 function toEvaluationRow(row: Selectable<EvaluationsTable>): EvaluationRow & { createdAt: string } {
   return {
     runId: Number(row.run_id),
-    name: row.name,
+    name: storedName(row.name),
     value: decodeValue(row.value),
     n: intOrNull(row.n),
     features: row.features,

@@ -1,3 +1,5 @@
+import type { MetricName } from "../metric_names.ts";
+
 /** The results database's public records: what a run, its metrics, evaluations and artifacts are. */
 
 export type RunStatus = "running" | "completed" | "failed" | "stopped";
@@ -24,15 +26,16 @@ export interface MetricRow {
   step: number;
   /** The noise level the value belongs to, or null for a run-wide value (e.g. the mean loss). */
   level: number | null;
-  name: string;
+  /** From the one table of names (lib/metric_names.ts); rows read back keep what was stored. */
+  name: MetricName;
   /** May be NaN or +-Infinity (a diverged loss is worth keeping); stored as NULL / Infinity. */
   value: number;
 }
 
 export interface EvaluationRow {
   runId: number;
-  /** "fid", "is", "kid", "energy_distance", ... */
-  name: string;
+  /** "fid", "is", "kid", "energy_distance", ... (lib/metric_names.ts) */
+  name: MetricName;
   value: number;
   /** How many samples the value was computed from. */
   n?: number | null;

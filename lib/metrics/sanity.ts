@@ -32,7 +32,7 @@ export type Disturbance = "test_split" | "none" | "blur" | "noise" | "noise_imag
 
 export interface SanityRow {
   /** Evaluation name in the database, e.g. "fid_blur_2". */
-  key: string;
+  key: `fid_${string}`;
   /** Human description of the compared set. */
   comparison: string;
   disturbance: Disturbance;
@@ -124,7 +124,7 @@ export interface SanityOptions {
 }
 
 interface RowSpec {
-  key: string;
+  key: `fid_${string}`;
   comparison: string;
   disturbance: Disturbance;
   level: number | null;

@@ -4,6 +4,7 @@
  * metrics, sorted by one metric, with the published reference rows of the same data set beside
  * them. Pure functions over records read from the results database.
  */
+import { lowerIsBetter } from "../metric_names.ts";
 import { UserError } from "../errors.ts";
 import type { ResultsDb, RunRecord } from "../db/mod.ts";
 import referencesFile from "./references.json" with { type: "json" };
@@ -92,25 +93,8 @@ export async function collectRunResults(
   return { results, skippedWithoutEvaluations: skipped };
 }
 
-/** Metrics where a larger value is better; every other metric is sorted ascending. */
-const HIGHER_IS_BETTER = new Set([
-  "is",
-  "inception_score",
-  "loglik",
-  "log_likelihood",
-  "heldout_loglik",
-  "mode_coverage",
-  "modes_covered",
-  "on_squares",
-  "checkerboard_share",
-  "precision",
-  "recall",
-  "accuracy",
-]);
-
-export function lowerIsBetter(metric: string): boolean {
-  return !HIGHER_IS_BETTER.has(metric.toLowerCase());
-}
+/** For ranking: the direction of the one table of metric names (unknown names: lower). */
+export { lowerIsBetter };
 
 /** Metric columns come in this order first, then alphabetically. */
 const PREFERRED_METRICS = ["fid", "is", "kid", "energy_distance", "mmd"];

@@ -3,6 +3,7 @@
  * URIs) and SVG curves of its logged metrics per noise level. No scripts, no network: the file
  * opens anywhere, offline, and can be mailed or archived as is.
  */
+import type { MetricName } from "../metric_names.ts";
 import { basename, extname, isAbsolute, join } from "node:path";
 import { Buffer } from "node:buffer";
 import type { ResultsDb, RunRecord } from "../db/mod.ts";
@@ -73,10 +74,12 @@ function imageRank(kind: string): number {
   return kind === "grid" ? 0 : kind === "samples" ? 1 : 2;
 }
 
-/** Charts of loss first, then energies (f_pos, f_neg, energy_*), then anything else logged. */
+/** Chart order: the training metrics in the order of the table of names, then the rest. */
+const CHART_ORDER: readonly MetricName[] = ["loss", "f_pos", "f_neg", "acceptance", "displacement"];
+
 function metricRank(name: string): number {
-  if (name.includes("loss")) return 0;
-  return name.includes("energy") || /^f_/.test(name) ? 1 : 2;
+  const i = CHART_ORDER.indexOf(name as MetricName);
+  return i === -1 ? CHART_ORDER.length : i;
 }
 
 export async function gatherRunDetails(db: ResultsDb, runIds: number[]): Promise<RunDetails[]> {

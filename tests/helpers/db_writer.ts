@@ -51,7 +51,7 @@ try {
       runId,
       step: tx,
       level: i,
-      name: "loss",
+      name: "loss" as const,
       // A value that identifies (writer, step, level), so the test can check contents, not counts.
       value: writer * 1e6 + tx * 1e3 + i,
     }));

@@ -3,6 +3,7 @@
  * seeds with FID/IS, a 2D run with its own metric, a run without evaluations, training metrics
  * per level and one sample grid PNG (a magenta checkerboard the report test looks for on screen).
  */
+import type { MetricRow } from "../../lib/db/mod.ts";
 import { encode } from "fast-png";
 import { openResultsDb, type ResultsDb } from "../../lib/db/mod.ts";
 
@@ -81,11 +82,11 @@ export async function makeResultsFixture(): Promise<Fixture> {
 
     // The first CIFAR run gets training curves and a sample grid for the report.
     const first = cifarIds[0];
-    const rows = [];
+    const rows: MetricRow[] = [];
     for (let step = 0; step <= 200; step += 10) {
       for (let level = 0; level < 3; level++) {
         rows.push({ runId: first, step, level, name: "loss", value: Math.exp(-step / 80) + level });
-        rows.push({ runId: first, step, level, name: "energy_pos", value: -step / 50 - level });
+        rows.push({ runId: first, step, level, name: "f_pos", value: -step / 50 - level });
       }
       rows.push({
         runId: first,
