@@ -7,7 +7,6 @@ import type { NetConfig } from "./nets/types.ts";
 import type { AdamConfig } from "./optim.ts";
 import { SAMPLER_KINDS, type SamplerKind } from "./samplers/langevin.ts";
 import { SCHEDULE_KINDS, type ScheduleConfig } from "./schedule.ts";
-import { PRESETS } from "./presets.ts";
 
 export type Task = "toy2d" | "images";
 
@@ -92,10 +91,6 @@ const CHOICES: Record<string, readonly string[]> = {
 /** Fields that may not be overridden (they define what the preset is). */
 const FIXED = new Set(["preset", "task", "dataset", "net.kind"]);
 
-export function presetNames(): string[] {
-  return Object.keys(PRESETS);
-}
-
 function deepCopy<T>(x: T): T {
   return structuredClone(x);
 }
@@ -157,12 +152,11 @@ function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
-/** The preset's config with overrides applied, validated and frozen. */
-export function buildConfig(preset: string, overrides: Record<string, string> = {}): TrainConfig {
-  const base = PRESETS[preset];
-  if (!base) {
-    throw new UserError(`unknown preset '${preset}'; available: ${presetNames().join(", ")}`);
-  }
+/** A copy of `base` with command-line overrides applied, validated and frozen. */
+export function applyOverrides(
+  base: TrainConfig,
+  overrides: Record<string, string> = {},
+): TrainConfig {
   const config = deepCopy(base);
   const paths = leafPaths(config);
   for (const [key, raw] of Object.entries(overrides)) {

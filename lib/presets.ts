@@ -2,7 +2,8 @@
  * One preset per data set. The 2D presets are tuned for a 2-core CPU (see README, "2D results");
  * the image presets follow the official DRL code and README (cited below), with -tiny variants.
  */
-import type { TrainConfig } from "./config.ts";
+import { applyOverrides, type TrainConfig } from "./config.ts";
+import { UserError } from "./errors.ts";
 import type { MlpConfig } from "./nets/types.ts";
 
 export const DEFAULT_PRESET = "8gaussians";
@@ -271,3 +272,16 @@ export const PRESETS: Record<string, TrainConfig> = Object.fromEntries([
   ...imagePresets.map((c) => [c.preset, c]),
   ...imagePresets.map((c) => [`${c.preset}-tiny`, tiny(c)]),
 ]);
+
+export function presetNames(): string[] {
+  return Object.keys(PRESETS);
+}
+
+/** The preset's config with overrides applied, validated and frozen. */
+export function buildConfig(preset: string, overrides: Record<string, string> = {}): TrainConfig {
+  const base = PRESETS[preset];
+  if (!base) {
+    throw new UserError(`unknown preset '${preset}'; available: ${presetNames().join(", ")}`);
+  }
+  return applyOverrides(base, overrides);
+}

@@ -17,13 +17,13 @@ import { BACKEND_CHOICES, type BackendChoice } from "../lib/backend.ts";
 import { dbOptionsFor, DEFAULT_DB_PATH, openResultsDbOrFallback } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { gitCommit } from "../lib/git.ts";
-import { DEFAULT_PEER_PATH, DEFAULT_PYTHON } from "../lib/bench/peer.ts";
-import { BENCH_MCMC_STEPS, BENCH_PRESET_NAMES } from "../lib/bench/presets.ts";
-import { recordBench } from "../lib/bench/record.ts";
-import { formatSummary } from "../lib/bench/format.ts";
-import { formatProfile } from "../lib/bench/profile.ts";
-import { runBench } from "../lib/bench/run.ts";
-import { WORKLOAD_NAMES, type WorkloadName } from "../lib/bench/workloads.ts";
+import { DEFAULT_PEER_PATH, DEFAULT_PYTHON } from "../lib/tasks/bench/peer.ts";
+import { BENCH_MCMC_STEPS, BENCH_PRESET_NAMES } from "../lib/tasks/bench/presets.ts";
+import { recordBench } from "../lib/tasks/bench/record.ts";
+import { formatSummary } from "../lib/tasks/bench/format.ts";
+import { formatProfile } from "../lib/tasks/bench/profile.ts";
+import { runBench } from "../lib/tasks/bench/run.ts";
+import { WORKLOAD_NAMES, type WorkloadName } from "../lib/tasks/bench/workloads.ts";
 
 interface CliOptions {
   preset: string;

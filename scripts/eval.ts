@@ -21,8 +21,8 @@ import {
   parseMetrics,
   phaseProgress,
   runCheckpoint,
-} from "../lib/metrics/eval.ts";
-import type { EvalTarget } from "../lib/metrics/eval.ts";
+} from "../lib/tasks/eval.ts";
+import type { EvalTarget } from "../lib/tasks/eval.ts";
 import type { ResultsDb } from "../lib/db/mod.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import { SHIPPED_MODELS, shippedModelPath } from "../lib/models.ts";

@@ -8,7 +8,7 @@ import { Command } from "commander";
 import { intOption, optionalInt, parseCommand } from "../lib/cli.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
-import { runCheckpoint } from "../lib/metrics/eval.ts";
+import { runCheckpoint } from "../lib/tasks/eval.ts";
 import { exportModel } from "../lib/models.ts";
 
 await runMain(async () => {

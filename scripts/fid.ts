@@ -17,7 +17,7 @@ import { extractFeatures, type FeatureExtractor, featureStats } from "../lib/met
 import { frechetDistance } from "../lib/metrics/frechet.ts";
 import { datasetImageSource, pngFolderDataset } from "../lib/metrics/image_sources.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
-import { loadSamplingModel, runCheckpoint, sampleSource } from "../lib/metrics/eval.ts";
+import { loadSamplingModel, runCheckpoint, sampleSource } from "../lib/tasks/eval.ts";
 import type { ImageSource } from "../lib/metrics/features.ts";
 import { openImageDataset } from "../lib/data/images/mod.ts";
 import { shippedModelPath } from "../lib/models.ts";

@@ -9,7 +9,7 @@ import { applyThreads, intOption, parseCommand, THREADS_HELP } from "../lib/cli.
 import { BACKEND_CHOICES, type BackendChoice } from "../lib/backend.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
-import { checkpointOfRun, sampleFromCheckpoint } from "../lib/sample_run.ts";
+import { checkpointOfRun, sampleFromCheckpoint } from "../lib/tasks/sample.ts";
 import { SHIPPED_MODELS, shippedModelPath } from "../lib/models.ts";
 import { dirname } from "node:path";
 

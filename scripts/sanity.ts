@@ -17,7 +17,7 @@ import {
   openExtractor,
   phaseProgress,
   referenceFeatures,
-} from "../lib/metrics/eval.ts";
+} from "../lib/tasks/eval.ts";
 import {
   DEFAULT_BLUR_SIGMAS,
   DEFAULT_NOISE_ALPHAS,
@@ -25,7 +25,7 @@ import {
   sanityEvaluations,
   sanityMarkdown,
   sanityRows,
-} from "../lib/metrics/sanity.ts";
+} from "../lib/tasks/sanity.ts";
 
 interface Opts {
   n: string;

@@ -6,11 +6,11 @@
  */
 import { type BackendChoice } from "../lib/backend.ts";
 import { intFlag, parseArgs } from "../lib/cli.ts";
-import { buildConfig, describeFields, presetNames } from "../lib/config.ts";
+import { describeFields } from "../lib/config.ts";
 import { runMain, UserError } from "../lib/errors.ts";
-import { DEFAULT_PRESET, PRESETS } from "../lib/presets.ts";
+import { buildConfig, DEFAULT_PRESET, presetNames, PRESETS } from "../lib/presets.ts";
 import { installFastKernels } from "../lib/kernels/mod.ts";
-import { train } from "../lib/run.ts";
+import { train } from "../lib/tasks/train.ts";
 
 const USAGE =
   `usage: deno task train [PRESET] [--backend auto|webgpu|wasm|cpu] [--resume RUN_ID | --continue CKPT]

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { buildConfig } from "../lib/config.ts";
+import { buildConfig } from "../lib/presets.ts";
 import { UserError } from "../lib/errors.ts";
 import { dataChecksum, loadCheckpoint } from "../lib/io/checkpoint.ts";
 import {

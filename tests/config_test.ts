@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildConfig, presetNames } from "../lib/config.ts";
+import { buildConfig, presetNames } from "../lib/presets.ts";
 import { UserError } from "../lib/errors.ts";
 import { parseArgs } from "../lib/cli.ts";
 

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { buildConfig } from "../lib/config.ts";
+import { buildConfig } from "../lib/presets.ts";
 import {
   decodeJournal,
   JOURNAL_FILE,
@@ -15,7 +15,7 @@ import {
   type ResultsDb,
   RunRecorder,
 } from "../lib/db/mod.ts";
-import { train } from "../lib/run.ts";
+import { train } from "../lib/tasks/train.ts";
 import { runScript } from "./helpers/script.ts";
 import { TINY_TOY } from "./helpers/tiny_toy.ts";
 

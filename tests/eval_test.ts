@@ -12,13 +12,13 @@ import type { TrainConfig } from "../lib/config.ts";
 import type { ImageDataset } from "../lib/data/images/mod.ts";
 import { openResultsDb, type ResultsDb } from "../lib/db/mod.ts";
 import { UserError } from "../lib/errors.ts";
+import { computeMetrics } from "../lib/metrics/compute.ts";
 import {
-  computeMetrics,
   evaluateRun,
   parseMetrics,
   referenceCachePath,
   referenceFeatures,
-} from "../lib/metrics/eval.ts";
+} from "../lib/tasks/eval.ts";
 import {
   extractFeatures,
   type FeatureExtractor,
@@ -32,7 +32,7 @@ import {
   sanityEvaluations,
   sanityMarkdown,
   sanityRows,
-} from "../lib/metrics/sanity.ts";
+} from "../lib/tasks/sanity.ts";
 import { PRESETS } from "../lib/presets.ts";
 import { JsRandom, Rng } from "../lib/rng.ts";
 import { createTrainState, disposeTrainState, saveTrainState } from "../lib/train_state.ts";

@@ -6,10 +6,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { makeFixtures } from "../scripts/make_fixtures.ts";
-import { buildConfig } from "../lib/config.ts";
+import { buildConfig } from "../lib/presets.ts";
 import { openResultsDb } from "../lib/db/mod.ts";
-import { train } from "../lib/run.ts";
-import { sampleFromCheckpoint } from "../lib/sample_run.ts";
+import { train } from "../lib/tasks/train.ts";
+import { sampleFromCheckpoint } from "../lib/tasks/sample.ts";
 import { readPng } from "../lib/io/png.ts";
 import { encodeGraphDef } from "../lib/metrics/inception/graphdef.ts";
 import { buildGraph } from "./helpers/tiny_inception_graph.ts";

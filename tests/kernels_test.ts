@@ -16,10 +16,10 @@ import { installFastKernels } from "../lib/kernels/mod.ts";
 import { leakyRelu } from "../lib/kernels/leaky_relu.ts";
 import { avgPoolCeil } from "../lib/kernels/avg_pool.ts";
 import { installZeroCopyWasmIdentity } from "../lib/kernels/wasm_identity.ts";
-import { benchTrainConfig } from "../lib/bench/presets.ts";
-import { buildConfig } from "../lib/config.ts";
-import { benchBatch } from "../lib/bench/workloads.ts";
-import { makeTrainStep } from "../lib/train.ts";
+import { benchTrainConfig } from "../lib/tasks/bench/presets.ts";
+import { buildConfig } from "../lib/presets.ts";
+import { benchBatch } from "../lib/tasks/bench/workloads.ts";
+import { makeTrainStep } from "../lib/train_step.ts";
 import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
 import { type Need, testNeeding } from "./helpers/needs.ts";
 

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { buildConfig } from "../lib/config.ts";
+import { buildConfig } from "../lib/presets.ts";
 import { ShardPool } from "../lib/parallel/shard_pool.ts";
-import { makeTrainStep, type StepResult } from "../lib/train.ts";
+import { makeTrainStep, type StepResult } from "../lib/train_step.ts";
 import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
 
 const config = buildConfig("fashion-mnist", {

@@ -7,14 +7,14 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { buildConfig } from "../lib/config.ts";
+import { buildConfig } from "../lib/presets.ts";
 import { createEnergyNet, type ResNetConfig } from "../lib/nets/mod.ts";
 import { Adam, Ema } from "../lib/optim.ts";
 import { recoveryLoss, scheduleTensors } from "../lib/recovery.ts";
 import { JsRandom, Rng } from "../lib/rng.ts";
 import { sampleLangevin } from "../lib/samplers/langevin.ts";
 import { makeSchedule } from "../lib/schedule.ts";
-import { makeTrainStep } from "../lib/train.ts";
+import { makeTrainStep } from "../lib/train_step.ts";
 import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
 
 await initBackend("cpu");

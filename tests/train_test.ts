@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { buildConfig } from "../lib/config.ts";
+import { buildConfig } from "../lib/presets.ts";
 import { openResultsDb } from "../lib/db/mod.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
-import { train } from "../lib/run.ts";
+import { train } from "../lib/tasks/train.ts";
 import { TINY_TOY } from "./helpers/tiny_toy.ts";
 
 const TINY = TINY_TOY;

@@ -15,7 +15,7 @@ import type { EnergyNet } from "../nets/types.ts";
 import { type ScheduleTensors, scheduleTensors } from "../recovery.ts";
 import { Rng } from "../rng.ts";
 import { makeSchedule } from "../schedule.ts";
-import { shardStep } from "../train.ts";
+import { shardStep } from "../train_step.ts";
 import type { ShardReply, ShardRequest, WorkerInit } from "./shard_protocol.ts";
 
 let net: EnergyNet | null = null;

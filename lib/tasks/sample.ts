@@ -5,20 +5,20 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { type BackendChoice, initBackend } from "./backend.ts";
-import { getToy2d } from "./data/toy2d.ts";
-import type { ResultsDb } from "./db/mod.ts";
-import { imageShape, levelStrips } from "./eval_images.ts";
-import { UserError } from "./errors.ts";
-import { TOY_BOX } from "./eval_toy2d.ts";
-import { gitCommit } from "./git.ts";
-import { writeToy2dFigure } from "./io/plot2d.ts";
-import { floatBatchToTiles, imageGrid, writePng } from "./io/png.ts";
-import { Rng } from "./rng.ts";
-import { type LongRunSnapshot, runLongChains } from "./samplers/long_run.ts";
-import { sampleProgressive } from "./samplers/progressive.ts";
-import { loadForSampling } from "./train_state.ts";
-import { runCheckpointPath } from "./run_files.ts";
+import { type BackendChoice, initBackend } from "../backend.ts";
+import { getToy2d } from "../data/toy2d.ts";
+import type { ResultsDb } from "../db/mod.ts";
+import { imageShape, levelStrips } from "./image_grids.ts";
+import { UserError } from "../errors.ts";
+import { TOY_BOX } from "./toy2d_report.ts";
+import { gitCommit } from "../git.ts";
+import { writeToy2dFigure } from "../io/plot2d.ts";
+import { floatBatchToTiles, imageGrid, writePng } from "../io/png.ts";
+import { Rng } from "../rng.ts";
+import { type LongRunSnapshot, runLongChains } from "../samplers/long_run.ts";
+import { sampleProgressive } from "../samplers/progressive.ts";
+import { loadForSampling } from "../train_state.ts";
+import { runCheckpointPath } from "../run_files.ts";
 
 export interface SampleOptions {
   checkpoint: string;

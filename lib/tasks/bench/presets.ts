@@ -2,9 +2,9 @@
  * The benchmark presets of ../shared/bench/SPEC.md: the energy ResNet (net_res_temb2) without
  * attention and without spectral normalization, at the sizes the PyTorch peer uses.
  */
-import { UserError } from "../errors.ts";
-import type { TrainConfig } from "../config.ts";
-import type { ResNetConfig } from "../nets/types.ts";
+import { UserError } from "../../errors.ts";
+import type { TrainConfig } from "../../config.ts";
+import type { ResNetConfig } from "../../nets/types.ts";
 
 export interface BenchPreset {
   name: string;

@@ -3,16 +3,16 @@
  * 2D metrics beside their data baselines, the level-0 energy normalised on a grid (held-out
  * log-likelihood in nats), and a figure with data, samples and each level's learned density.
  */
-import type { MetricName } from "./metric_names.ts";
+import type { MetricName } from "../metric_names.ts";
 import * as tf from "@tensorflow/tfjs";
-import type { TrainConfig } from "./config.ts";
-import { getToy2d } from "./data/toy2d.ts";
-import { type LevelDensity, writeToy2dFigure } from "./io/plot2d.ts";
-import { evaluateToy2d, gridLogLikelihood, type Toy2dEvaluation } from "./metrics/toy2d.ts";
-import type { EnergyNet } from "./nets/types.ts";
-import type { ScheduleTensors } from "./recovery.ts";
-import { Rng } from "./rng.ts";
-import { sampleProgressive } from "./samplers/progressive.ts";
+import type { TrainConfig } from "../config.ts";
+import { getToy2d } from "../data/toy2d.ts";
+import { type LevelDensity, writeToy2dFigure } from "../io/plot2d.ts";
+import { evaluateToy2d, gridLogLikelihood, type Toy2dEvaluation } from "../metrics/toy2d.ts";
+import type { EnergyNet } from "../nets/types.ts";
+import type { ScheduleTensors } from "../recovery.ts";
+import { Rng } from "../rng.ts";
+import { sampleProgressive } from "../samplers/progressive.ts";
 
 /** The box the figures and likelihood grids cover; the toy data sets live in about [-1, 1]^2. */
 export const TOY_BOX = { lo: -1.5, hi: 1.5 };

@@ -2,8 +2,8 @@
  * A benchmark invocation in the results database: one run with task "bench" per preset, and one
  * evaluation row per number (ours, the peer's, the ratio), each carrying its full JSON line.
  */
-import type { MetricName } from "../metric_names.ts";
-import type { ResultsDb } from "../db/mod.ts";
+import type { MetricName } from "../../metric_names.ts";
+import type { ResultsDb } from "../../db/mod.ts";
 import type { BenchResult } from "./run.ts";
 
 export const BENCH_TASK = "bench";

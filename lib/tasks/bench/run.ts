@@ -3,13 +3,13 @@
  * PyTorch peer in the same invocation, and the ratios ours / peer.
  */
 import * as tf from "@tensorflow/tfjs";
-import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../backend.ts";
-import { installFastKernels } from "../kernels/mod.ts";
+import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../../backend.ts";
+import { installFastKernels } from "../../kernels/mod.ts";
 import { type ConvKernelLine, timeConvKernels } from "./conv_kernels.ts";
-import { setWebgpuKernelsEnabled, webgpuKernelsEnabled } from "../kernels/webgpu/enabled.ts";
-import { describeLaunchShapes } from "../kernels/webgpu/workgroups.ts";
-import { countParams } from "../nets/mod.ts";
-import { createTrainState, type TrainState } from "../train_state.ts";
+import { setWebgpuKernelsEnabled, webgpuKernelsEnabled } from "../../kernels/webgpu/enabled.ts";
+import { describeLaunchShapes } from "../../kernels/webgpu/workgroups.ts";
+import { countParams } from "../../nets/mod.ts";
+import { createTrainState, type TrainState } from "../../train_state.ts";
 import { measureMemory, type MemoryUse, timeWorkload } from "./measure.ts";
 import { checkPeerPath, type PeerLine, runPeer } from "./peer.ts";
 import { type Profile, profileWorkload } from "./profile.ts";

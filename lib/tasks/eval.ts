@@ -23,24 +23,32 @@ import { sampleProgressive } from "../samplers/progressive.ts";
 import { loadForSampling } from "../train_state.ts";
 import { runCheckpointPath } from "../run_files.ts";
 import { gitCommit } from "../git.ts";
-import { loadFeatureExtractor } from "./extractors.ts";
+import { loadFeatureExtractor } from "../metrics/extractors.ts";
 import {
   extractFeatures,
   type FeatureExtractor,
-  type FeatureSet,
   featureStats,
   type ImageSource,
-} from "./features.ts";
-import { loadFmnistFeatureExtractor } from "./fmnist_classifier.ts";
-import { frechetDistanceParts } from "./frechet.ts";
-import { datasetImageSource } from "./image_sources.ts";
-import { defaultInceptionPath } from "./inception/extractor.ts";
-import { inceptionScore, softmaxRows } from "./inception_score.ts";
-import { type FeatureRows, kernelInceptionDistance, type KidOptions } from "./kid.ts";
-import { decodeFidStats, encodeNpz, type FidStats, type NpyArray, parseNpz } from "./npz.ts";
-
-export const METRIC_NAMES = ["fid", "is", "kid"] as const;
-export type MetricName = typeof METRIC_NAMES[number];
+} from "../metrics/features.ts";
+import { loadFmnistFeatureExtractor } from "../metrics/fmnist_classifier.ts";
+import { datasetImageSource } from "../metrics/image_sources.ts";
+import { defaultInceptionPath } from "../metrics/inception/extractor.ts";
+import type { FeatureRows, KidOptions } from "../metrics/kid.ts";
+import {
+  computeMetrics,
+  IMAGE_METRICS,
+  type ImageMetric,
+  IS_SPLITS,
+  type MetricValue,
+  type ReferenceStats,
+} from "../metrics/compute.ts";
+import {
+  decodeFidStats,
+  encodeNpz,
+  type FidStats,
+  type NpyArray,
+  parseNpz,
+} from "../metrics/npz.ts";
 
 /** Where reference statistics are cached by default. */
 export const DEFAULT_CACHE_DIR = "results/cache";
@@ -49,26 +57,24 @@ export const DEFAULT_CACHE_DIR = "results/cache";
  * 100 subsets of 1,000 enough variety while keeping an Inception cache file at 80 MB.
  */
 export const KID_REFERENCE_ROWS = 10_000;
-/** Subsets of the Inception Score, as the reference implementation. */
-export const IS_SPLITS = 10;
 
 /** Called as work advances; `phase` names what is being done ("reference", "samples"). */
 export type ProgressFn = (phase: string, done: number, total: number) => void;
 
 /** Parses `--metrics fid,is,kid`. */
-export function parseMetrics(text: string): MetricName[] {
+export function parseMetrics(text: string): ImageMetric[] {
   const names = text.split(",").map((s) => s.trim()).filter(Boolean);
   if (names.length === 0) {
-    throw new UserError(`--metrics needs at least one of ${METRIC_NAMES.join(", ")}`);
+    throw new UserError(`--metrics needs at least one of ${IMAGE_METRICS.join(", ")}`);
   }
   for (const n of names) {
-    if (!(METRIC_NAMES as readonly string[]).includes(n)) {
+    if (!(IMAGE_METRICS as readonly string[]).includes(n)) {
       throw new UserError(
-        `unknown metric '${n}'; use a comma-separated list of ${METRIC_NAMES.join(", ")}`,
+        `unknown metric '${n}'; use a comma-separated list of ${IMAGE_METRICS.join(", ")}`,
       );
     }
   }
-  return [...new Set(names)] as MetricName[];
+  return [...new Set(names)] as ImageMetric[];
 }
 
 /** The default extractor for a data set: the project's classifier for Fashion-MNIST. */
@@ -155,11 +161,8 @@ export interface ReferenceOptions {
   onProgress?: ProgressFn;
 }
 
-export interface ReferenceFeatures {
-  stats: FidStats;
-  /** Up to KID_REFERENCE_ROWS feature rows (the first images of the split) for KID. */
-  kidRows: FeatureRows;
-  n: number;
+/** A reference split's statistics (up to KID_REFERENCE_ROWS rows for KID), and where from. */
+export interface ReferenceFeatures extends ReferenceStats {
   /** The cache file read or written, or null without a cache. */
   cachePath: string | null;
   fromCache: boolean;
@@ -351,107 +354,6 @@ export function sampleSource(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Metrics.
-
-export interface MetricValue {
-  name: MetricName;
-  value: number;
-  n: number;
-  details: Record<string, unknown>;
-}
-
-export interface ComputeOptions {
-  metrics: readonly MetricName[];
-  samples: FeatureSet;
-  /** Needed for FID and KID. */
-  reference?: ReferenceFeatures;
-  /** Seeds KID's subset draws. */
-  seed: number;
-  kid?: KidOptions;
-}
-
-/**
- * The share of the images the classifier assigns to each class (its argmax), in class order: how
- * evenly a model covers the classes (a mode-dropping model leaves some near 0).
- */
-export function classShares(logits: Float32Array, n: number, classes: number): number[] {
-  const counts = new Array(classes).fill(0);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < classes; c++) {
-      if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-    }
-    counts[best]++;
-  }
-  return counts.map((c) => c / n);
-}
-
-/** FID, IS and KID of sample features (against the reference where the metric needs one). */
-export async function computeMetrics(opts: ComputeOptions): Promise<MetricValue[]> {
-  const { samples, reference } = opts;
-  const out: MetricValue[] = [];
-  const needRef = () => {
-    if (!reference) throw new Error("FID and KID need reference features");
-    if (reference.stats.features !== samples.extractor) {
-      throw new UserError(
-        `reference features are ${reference.stats.features}, samples ${samples.extractor}`,
-      );
-    }
-    return reference;
-  };
-  for (const name of opts.metrics) {
-    if (name === "fid") {
-      const ref = needRef();
-      const parts = frechetDistanceParts(featureStats(samples), ref.stats);
-      out.push({
-        name,
-        value: parts.distance,
-        n: samples.n,
-        details: { n_ref: ref.n, mean_term: parts.meanTerm, covariance_term: parts.covarianceTerm },
-      });
-    } else if (name === "is") {
-      if (!samples.logits || !samples.logitsDim) {
-        throw new UserError(`${samples.extractor} has no classifier head, so no Inception Score`);
-      }
-      const k = samples.logitsDim;
-      const r = inceptionScore(softmaxRows(samples.logits, samples.n, k), samples.n, k, IS_SPLITS);
-      out.push({
-        name,
-        value: r.mean,
-        n: samples.n,
-        details: {
-          std: r.std,
-          splits: r.splits,
-          classes: k,
-          class_shares: classShares(samples.logits, samples.n, k),
-        },
-      });
-    } else {
-      const ref = needRef();
-      const r = await kernelInceptionDistance(
-        samples,
-        ref.kidRows,
-        new Rng(opts.seed),
-        opts.kid,
-      );
-      out.push({
-        name,
-        value: r.mean,
-        n: samples.n,
-        details: {
-          std: r.std,
-          subsets: r.subsets,
-          subset_size: r.subsetSize,
-          n_ref: ref.n,
-          n_ref_rows: ref.kidRows.n,
-        },
-      });
-    }
-  }
-  return out;
-}
-
-// ---------------------------------------------------------------------------------------------
 // The whole evaluation of a run.
 
 /**
@@ -471,7 +373,7 @@ export interface EvaluateRunOptions {
   noiseScale?: number;
   /** Number of samples. */
   n: number;
-  metrics: readonly MetricName[];
+  metrics: readonly ImageMetric[];
   extractor: FeatureExtractor;
   /** See ReferenceOptions.extractorVersion. */
   extractorVersion?: string;

@@ -3,11 +3,11 @@
  * so the ratio compares two programs on the same machine under the same load.
  */
 import { fileURLToPath } from "node:url";
-import { UserError } from "../errors.ts";
+import { UserError } from "../../errors.ts";
 
 /** The peer's script, beside the repository: ../shared/bench/peer_torch.py. */
 export const DEFAULT_PEER_PATH = fileURLToPath(
-  new URL("../../../shared/bench/peer_torch.py", import.meta.url),
+  new URL("../../../../shared/bench/peer_torch.py", import.meta.url),
 );
 /** Debian's python3-torch installs for the system interpreter. */
 export const DEFAULT_PYTHON = "/usr/bin/python3";

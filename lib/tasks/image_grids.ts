@@ -1,11 +1,11 @@
 /** Image samples by progressive sampling (Algorithm 3), written as grids. */
 import * as tf from "@tensorflow/tfjs";
-import type { TrainConfig } from "./config.ts";
-import { floatBatchToTiles, type Image8, imageGrid, writePng } from "./io/png.ts";
-import type { EnergyNet } from "./nets/types.ts";
-import type { ScheduleTensors } from "./recovery.ts";
-import { Rng } from "./rng.ts";
-import { type ProgressiveResult, sampleProgressive } from "./samplers/progressive.ts";
+import type { TrainConfig } from "../config.ts";
+import { floatBatchToTiles, type Image8, imageGrid, writePng } from "../io/png.ts";
+import type { EnergyNet } from "../nets/types.ts";
+import type { ScheduleTensors } from "../recovery.ts";
+import { Rng } from "../rng.ts";
+import { type ProgressiveResult, sampleProgressive } from "../samplers/progressive.ts";
 
 export function imageShape(config: TrainConfig): [number, number, number] {
   if (config.net.kind !== "resnet") throw new Error("image sampling needs a ResNet config");

@@ -11,10 +11,10 @@
  * Each `run` ends by reading a value back, so the work is finished inside the timed region.
  */
 import * as tf from "@tensorflow/tfjs";
-import { conditionalLogProb, perExample } from "../recovery.ts";
-import { readOne } from "../tensor_util.ts";
-import { makeTrainStep } from "../train.ts";
-import type { TrainState } from "../train_state.ts";
+import { conditionalLogProb, perExample } from "../../recovery.ts";
+import { readOne } from "../../tensor_util.ts";
+import { makeTrainStep } from "../../train_step.ts";
+import type { TrainState } from "../../train_state.ts";
 import { BENCH_LEVEL } from "./presets.ts";
 
 export type WorkloadName = "langevin_step" | "train_iter";

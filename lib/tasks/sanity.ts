@@ -19,9 +19,9 @@ import {
   type FeatureExtractor,
   featureStats,
   type ImageSource,
-} from "./features.ts";
-import { frechetDistanceParts } from "./frechet.ts";
-import { datasetImageSource } from "./image_sources.ts";
+} from "../metrics/features.ts";
+import { frechetDistanceParts } from "../metrics/frechet.ts";
+import { datasetImageSource } from "../metrics/image_sources.ts";
 
 /** Blur standard deviations in pixels (the FID paper used 0, 1, 2, 4 on larger images). */
 export const DEFAULT_BLUR_SIGMAS = [0.5, 1, 2, 4];

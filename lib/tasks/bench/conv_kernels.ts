@@ -12,10 +12,10 @@ import {
   conv2dSameFilterGrad,
   conv2dSameImplName,
   conv2dSameInputGrad,
-} from "../kernels/conv2d.ts";
-import { fusedConv, fusedConvFilterGrad, fusedConvInputGrad } from "../kernels/fused_conv.ts";
-import { webgpuKernelsActive } from "../kernels/webgpu/enabled.ts";
-import { medianMs } from "../tensor_util.ts";
+} from "../../kernels/conv2d.ts";
+import { fusedConv, fusedConvFilterGrad, fusedConvInputGrad } from "../../kernels/fused_conv.ts";
+import { webgpuKernelsActive } from "../../kernels/webgpu/enabled.ts";
+import { medianMs } from "../../tensor_util.ts";
 
 export interface ConvKernelLine {
   conv_kernel: "forward" | "input_grad" | "filter_grad";

@@ -5,33 +5,33 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "./backend.ts";
-import type { TrainConfig } from "./config.ts";
-import { dataSourceFor } from "./data/source.ts";
-import type { MetricRow, ResultsDb } from "./db/mod.ts";
-import { openResultsDbOrFallback } from "./db/mod.ts";
-import { JOURNAL_FILE } from "./db/journal.ts";
-import { RunRecorder } from "./db/run_recorder.ts";
-import { UserError } from "./errors.ts";
-import { evaluateToy2dRun, evaluationRows } from "./eval_toy2d.ts";
-import { gitCommit } from "./git.ts";
-import { loadCheckpoint } from "./io/checkpoint.ts";
-import { createProgress } from "./io/progress.ts";
-import { countParams } from "./nets/mod.ts";
-import { Rng } from "./rng.ts";
-import { divergence, LEVEL_METRICS, LevelStats, makeTrainStep } from "./train.ts";
+import { type BackendChoice, type BackendInfo, initBackend, type Probe } from "../backend.ts";
+import type { TrainConfig } from "../config.ts";
+import { dataSourceFor } from "../data/source.ts";
+import type { MetricRow, ResultsDb } from "../db/mod.ts";
+import { openResultsDbOrFallback } from "../db/mod.ts";
+import { JOURNAL_FILE } from "../db/journal.ts";
+import { RunRecorder } from "../db/run_recorder.ts";
+import { UserError } from "../errors.ts";
+import { evaluateToy2dRun, evaluationRows } from "./toy2d_report.ts";
+import { gitCommit } from "../git.ts";
+import { loadCheckpoint } from "../io/checkpoint.ts";
+import { createProgress } from "../io/progress.ts";
+import { countParams } from "../nets/mod.ts";
+import { Rng } from "../rng.ts";
+import { divergence, LEVEL_METRICS, LevelStats, makeTrainStep } from "../train_step.ts";
 import {
   createTrainState,
   disposeTrainState,
   restoreTrainState,
   saveTrainState,
   type TrainState,
-} from "./train_state.ts";
-import { writeImageSamples } from "./eval_images.ts";
-import { copyFileAtomic, removeStaleTemporaries } from "./io/atomic.ts";
-import { defaultThreads } from "./kernels/native.ts";
-import { ShardPool } from "./parallel/shard_pool.ts";
-import { RUN_CONFIG_FILE, runCheckpointPath, runFigurePath, runSamplesPath } from "./run_files.ts";
+} from "../train_state.ts";
+import { writeImageSamples } from "./image_grids.ts";
+import { copyFileAtomic, removeStaleTemporaries } from "../io/atomic.ts";
+import { defaultThreads } from "../kernels/native.ts";
+import { ShardPool } from "../parallel/shard_pool.ts";
+import { RUN_CONFIG_FILE, runCheckpointPath, runFigurePath, runSamplesPath } from "../run_files.ts";
 
 export interface TrainOptions {
   /** A new run's config (frozen). */
