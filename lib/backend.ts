@@ -46,7 +46,7 @@ function ensureRuntimeDir(): void {
 }
 ensureRuntimeDir();
 
-const WASM_DIR = new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist", import.meta.url);
+const WASM_DIR = new URL("../node_modules/@tensorflow/tfjs-backend-wasm/dist/", import.meta.url);
 let wasmPathsSet = false;
 
 interface AdapterFacts {

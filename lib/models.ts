@@ -11,7 +11,7 @@ import { hostTensor, loadCheckpoint, saveCheckpoint, type StoredTensor } from ".
 export const SHIPPED_MODELS = ["fashion-mnist"] as const;
 
 /** The repository's models/ folder (resolved from this file, so any working directory works). */
-export const MODELS_DIR = fileURLToPath(new URL("../models", import.meta.url));
+export const MODELS_DIR = fileURLToPath(new URL("../models/", import.meta.url));
 
 /** The checkpoint of a shipped model; a UserError naming the models when it is unknown or absent. */
 export async function shippedModelPath(name: string): Promise<string> {

@@ -1,62 +1,14 @@
 /**
- * Recovery likelihood (Gao et al. 2021, Sec. 3, Algorithm 1): noisy pairs, the conditional
- * log-density of level t and the loss. Levels are per example, so one batch mixes levels.
+ * Recovery likelihood (Gao et al. 2021, Sec. 3): noisy pairs (Algorithm 1), the conditional
+ * log-density of level t (Eq. 5), its Langevin sampler (Algorithm 2) and the loss (Algorithm 1).
+ * Levels are per example, so one batch mixes levels.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { EnergyNet } from "./nets/types.ts";
 import type { Rng } from "./rng.ts";
-import type { Schedule } from "./schedule.ts";
-
-/** The schedule as device tensors, built once per run (gathered by level inside the hot path). */
-export interface ScheduleTensors {
-  readonly schedule: Schedule;
-  /** [T+1] a_t with the top level's a set to 1 (the unconditional top level is not rescaled). */
-  readonly aPrev: tf.Tensor1D;
-  /** [T+1] a_t, the forward process's per-step scale. */
-  readonly alphas: tf.Tensor1D;
-  /** [T+1] sigma_t. */
-  readonly sigmas: tf.Tensor1D;
-  /** [T+1] abar_t. */
-  readonly alphasCum: tf.Tensor1D;
-  /** [T+1] sigmabar_t. */
-  readonly sigmasCum: tf.Tensor1D;
-  /** [T+1] 1 where level t-1 is a recovery (conditional) model, 0 at t = T (unconditional top). */
-  readonly isRecovery: tf.Tensor1D;
-  /** [T] s_t^2. */
-  readonly stepSizes: tf.Tensor1D;
-  dispose(): void;
-}
-
-export function scheduleTensors(schedule: Schedule): ScheduleTensors {
-  const T = schedule.T;
-  const aPrev = schedule.alphas.map((a, t) => (t === T ? 1 : a));
-  const isRecovery = schedule.alphas.map((_, t) => (t === T ? 0 : 1));
-  const tensors = {
-    aPrev: tf.tensor1d(aPrev),
-    alphas: tf.tensor1d(schedule.alphas),
-    sigmas: tf.tensor1d(schedule.sigmas),
-    alphasCum: tf.tensor1d(schedule.alphasCum),
-    sigmasCum: tf.tensor1d(schedule.sigmasCum),
-    isRecovery: tf.tensor1d(isRecovery),
-    stepSizes: tf.tensor1d(schedule.stepSizes),
-  };
-  return {
-    schedule,
-    ...tensors,
-    dispose: () => Object.values(tensors).forEach((x) => x.dispose()),
-  };
-}
-
-/** t + 1 for an int32 level tensor (a plain `tf.add(t, 1)` would turn it into float32). */
-export function nextLevel(t: tf.Tensor): tf.Tensor {
-  return tf.add(t, tf.scalar(1, "int32"));
-}
-
-/** coef[t] reshaped to broadcast against x: [B, 1, ..., 1]. */
-export function perExample(coef: tf.Tensor1D, t: tf.Tensor, rank: number): tf.Tensor {
-  const g = tf.gather(coef, t);
-  return g.reshape([g.shape[0], ...Array(rank - 1).fill(1)]);
-}
+import { type LangevinOptions, sampleLangevin } from "./samplers/langevin.ts";
+import { nextLevel, perExample, type ScheduleTensors } from "./schedule.ts";
+import { appendDims } from "./tensor_util.ts";
 
 /**
  * Noisy pairs from clean data: x_t = abar_t x_0 + sigmabar_t eps and
@@ -96,8 +48,7 @@ export const squaredNorms: (d: tf.Tensor) => tf.Tensor1D = tf.customGrad(
       value: tf.sum(tf.square(d), axes) as tf.Tensor1D,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [x] = saved;
-        const perExample = tf.reshape(dy, [x.shape[0], ...Array(x.rank - 1).fill(1)]);
-        return tf.mul(perExample, tf.mul(x, 2));
+        return tf.mul(appendDims(dy, x.rank), tf.mul(x, 2));
       },
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0],
@@ -123,6 +74,45 @@ export function conditionalLogProb(
     const gauss = tf.div(tf.mul(sq, tf.gather(st.isRecovery, tNext)), tf.mul(2, tf.square(sigma)));
     return tf.sub(f, gauss) as tf.Tensor1D;
   });
+}
+
+export interface RecoveryChainOptions extends LangevinOptions {
+  /** Where the chain starts, in y-space (default y_0 = x_{t+1}, as Algorithm 2); for long runs. */
+  start?: tf.Tensor;
+}
+
+export interface RecoveryChainResult {
+  /** x_t = y_K / a_{t+1}. */
+  x: tf.Tensor;
+  /** [B] mean acceptance probability of the K proposals (see ChainResult). */
+  acceptance: tf.Tensor1D;
+  /** [B] ||y_K - y_0||_2. */
+  displacement: tf.Tensor1D;
+}
+
+/**
+ * Algorithm 2: K Langevin steps on level t's conditional log-density from y_0 = x_{t+1} with the
+ * step size s_t^2, then x_t = y_K / a_{t+1}. `t` is [B] int32: every example may sit at its own
+ * level.
+ */
+export function sampleRecovery(
+  net: EnergyNet,
+  xNext: tf.Tensor,
+  t: tf.Tensor,
+  st: ScheduleTensors,
+  rng: Rng,
+  opts: RecoveryChainOptions,
+): RecoveryChainResult {
+  const rank = xNext.rank;
+  const [s2, aPrev] = tf.tidy(() => [
+    perExample(st.stepSizes, t, rank),
+    perExample(st.aPrev, nextLevel(t), rank),
+  ]);
+  const logDensity = (y: tf.Tensor) => conditionalLogProb(net, y, t, xNext, st);
+  const chain = sampleLangevin(logDensity, opts.start ?? xNext, s2, rng, opts);
+  const x = tf.tidy(() => tf.div(chain.y, aPrev));
+  tf.dispose([chain.y, s2, aPrev]);
+  return { x, acceptance: chain.acceptance, displacement: chain.displacement };
 }
 
 /**

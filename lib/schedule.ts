@@ -5,7 +5,9 @@
  * alphas = sqrt(1 - sigmas^2). Marginal: x_t = alphasCum[t] x_0 + sigmasCum[t] eps.
  * Level t's Langevin step size: stepSizes[t] = b^2 (sigmasCum[t] / sigmasCum[0]) sigmas[t+1]^2.
  */
+import * as tf from "@tensorflow/tfjs";
 import { UserError } from "./errors.ts";
+import { appendDims } from "./tensor_util.ts";
 
 export type ScheduleKind = "drl" | "cosine";
 export const SCHEDULE_KINDS: readonly ScheduleKind[] = ["drl", "cosine"];
@@ -102,4 +104,54 @@ export function makeSchedule(config: ScheduleConfig): Schedule {
     (_, t) => b2 * (sigmasCum[t] / sigmasCum[0]) * sigmas[t + 1] ** 2,
   );
   return { kind, T, b2, sigmas, alphas, alphasCum, sigmasCum, stepSizes };
+}
+
+/** The schedule as device tensors, built once per run (gathered by level inside the hot path). */
+export interface ScheduleTensors {
+  readonly schedule: Schedule;
+  /** [T+1] a_t with the top level's a set to 1 (the unconditional top level is not rescaled). */
+  readonly aPrev: tf.Tensor1D;
+  /** [T+1] a_t, the forward process's per-step scale. */
+  readonly alphas: tf.Tensor1D;
+  /** [T+1] sigma_t. */
+  readonly sigmas: tf.Tensor1D;
+  /** [T+1] abar_t. */
+  readonly alphasCum: tf.Tensor1D;
+  /** [T+1] sigmabar_t. */
+  readonly sigmasCum: tf.Tensor1D;
+  /** [T+1] 1 where level t-1 is a recovery (conditional) model, 0 at t = T (unconditional top). */
+  readonly isRecovery: tf.Tensor1D;
+  /** [T] s_t^2. */
+  readonly stepSizes: tf.Tensor1D;
+  dispose(): void;
+}
+
+export function scheduleTensors(schedule: Schedule): ScheduleTensors {
+  const T = schedule.T;
+  const aPrev = schedule.alphas.map((a, t) => (t === T ? 1 : a));
+  const isRecovery = schedule.alphas.map((_, t) => (t === T ? 0 : 1));
+  const tensors = {
+    aPrev: tf.tensor1d(aPrev),
+    alphas: tf.tensor1d(schedule.alphas),
+    sigmas: tf.tensor1d(schedule.sigmas),
+    alphasCum: tf.tensor1d(schedule.alphasCum),
+    sigmasCum: tf.tensor1d(schedule.sigmasCum),
+    isRecovery: tf.tensor1d(isRecovery),
+    stepSizes: tf.tensor1d(schedule.stepSizes),
+  };
+  return {
+    schedule,
+    ...tensors,
+    dispose: () => Object.values(tensors).forEach((x) => x.dispose()),
+  };
+}
+
+/** t + 1 for an int32 level tensor (a plain `tf.add(t, 1)` would turn it into float32). */
+export function nextLevel(t: tf.Tensor): tf.Tensor {
+  return tf.add(t, tf.scalar(1, "int32"));
+}
+
+/** coef[t] reshaped to broadcast against x: [B, 1, ..., 1]. */
+export function perExample(coef: tf.Tensor1D, t: tf.Tensor, rank: number): tf.Tensor {
+  return appendDims(tf.gather(coef, t), rank);
 }

@@ -1,6 +1,11 @@
 /** Small read-back helpers (and timing by read-back) that leave no tensors behind. */
 import * as tf from "@tensorflow/tfjs";
 
+/** A per-example [B] tensor reshaped to [B, 1, ..., 1] of `rank` dimensions, to broadcast. */
+export function appendDims(x: tf.Tensor, rank: number): tf.Tensor {
+  return tf.reshape(x, [x.shape[0], ...Array(rank - 1).fill(1)]);
+}
+
 /** The mean of a tensor, read back as a number (async: WebGPU cannot read synchronously). */
 export async function meanOf(x: tf.Tensor): Promise<number> {
   const m = tf.mean(x);

@@ -4,9 +4,8 @@ import { type Checkpoint, loadCheckpoint, restoreGroup, saveCheckpoint } from ".
 import { createEnergyNet } from "./nets/mod.ts";
 import type { EnergyNet } from "./nets/types.ts";
 import { Adam, Ema } from "./optim.ts";
-import { type ScheduleTensors, scheduleTensors } from "./recovery.ts";
 import { Rng } from "./rng.ts";
-import { makeSchedule } from "./schedule.ts";
+import { makeSchedule, type ScheduleTensors, scheduleTensors } from "./schedule.ts";
 import { INITIAL_POWER_ITERATIONS } from "./nets/spectral_norm.ts";
 
 /** The checkpoint group of the EMA weights' own spectral-norm vectors. */

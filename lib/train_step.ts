@@ -6,10 +6,10 @@ import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "./config.ts";
 import type { EnergyNet } from "./nets/types.ts";
 import type { Adam, Ema } from "./optim.ts";
-import { qSamplePairs, recoveryLoss, type ScheduleTensors } from "./recovery.ts";
+import { qSamplePairs, recoveryLoss, sampleRecovery } from "./recovery.ts";
+import type { ScheduleTensors } from "./schedule.ts";
 import { Rng } from "./rng.ts";
 import type { ShardPool } from "./parallel/shard_pool.ts";
-import { sampleLangevin } from "./samplers/langevin.ts";
 
 /** Per-example results of one step, read back to the host (a handful of floats per example). */
 export interface StepResult {
@@ -60,7 +60,7 @@ export async function shardStep(
   const params = [...net.params.values()];
   const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
   const { xt, xNext } = qSamplePairs(x0, t, st, rng);
-  const chain = sampleLangevin(net, xNext, t, st, rng, langevin);
+  const chain = sampleRecovery(net, xNext, t, st, rng, langevin);
   let parts: { loss: tf.Tensor1D; fPos: tf.Tensor1D; fNeg: tf.Tensor1D } | null = null;
   const whole = x0.shape[0] === batch;
   const { value, grads } = tf.variableGrads(() => {

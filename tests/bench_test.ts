@@ -14,9 +14,9 @@ import { benchEvaluations, recordBench } from "../lib/tasks/bench/record.ts";
 import { type BenchLine, ratiosOf, runBench } from "../lib/tasks/bench/run.ts";
 import { benchBatch, makeLangevinStep } from "../lib/tasks/bench/workloads.ts";
 import { countParams } from "../lib/nets/mod.ts";
-import { scheduleTensors } from "../lib/recovery.ts";
+import { sampleRecovery } from "../lib/recovery.ts";
+import { scheduleTensors } from "../lib/schedule.ts";
 import { Rng } from "../lib/rng.ts";
-import { sampleLangevin } from "../lib/samplers/langevin.ts";
 import { createTrainState, type TrainState } from "../lib/train_state.ts";
 import { testNeeding } from "./helpers/needs.ts";
 
@@ -272,7 +272,7 @@ Deno.test("memory: the project's sampler, 1,000 steps, leaves only its outputs; 
   const xNext = benchBatch(s, 1);
   const t = tf.tensor1d([2], "int32");
   const chain = (steps: number) => {
-    const r = sampleLangevin(s.net, xNext, t, st, new Rng(3), { steps, sampler: "ula" });
+    const r = sampleRecovery(s.net, xNext, t, st, new Rng(3), { steps, sampler: "ula" });
     return [r.x, r.acceptance, r.displacement];
   };
   const before = tf.memory();

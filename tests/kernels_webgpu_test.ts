@@ -22,9 +22,8 @@ import {
 import { avgPoolCeil } from "../lib/kernels/avg_pool.ts";
 import { energyHead } from "../lib/kernels/energy_head.ts";
 import { randomNormal } from "../lib/kernels/random_normal.ts";
-import { scheduleTensors, squaredNorms } from "../lib/recovery.ts";
-import { sampleLangevin } from "../lib/samplers/langevin.ts";
-import { makeSchedule } from "../lib/schedule.ts";
+import { sampleRecovery, squaredNorms } from "../lib/recovery.ts";
+import { makeSchedule, scheduleTensors } from "../lib/schedule.ts";
 import { createResNet } from "../lib/nets/resnet.ts";
 import type { ResNetConfig } from "../lib/nets/types.ts";
 import { Rng } from "../lib/rng.ts";
@@ -281,7 +280,7 @@ Deno.test("a Langevin chain on WebGPU reads nothing back and uploads no noise pe
   };
   let chain;
   try {
-    chain = sampleLangevin(net, xNext, t, st, rng, { steps: 10, sampler: "ula" });
+    chain = sampleRecovery(net, xNext, t, st, rng, { steps: 10, sampler: "ula" });
   } finally {
     Object.assign(backend, originals);
   }
@@ -343,7 +342,7 @@ Deno.test("memory on WebGPU: 1,000 steps of the sampler leave only its outputs; 
   const gpuBytes = () =>
     (tf.memory() as unknown as { numBytesAllocatedInGPU: number }).numBytesAllocatedInGPU;
   const chain = async (steps: number) => {
-    const r = sampleLangevin(net, xNext, t, st, new Rng(3), { steps, sampler: "ula" });
+    const r = sampleRecovery(net, xNext, t, st, new Rng(3), { steps, sampler: "ula" });
     await r.x.data();
     return [r.x, r.acceptance, r.displacement];
   };

@@ -2,16 +2,10 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { createEnergyNet } from "../lib/nets/mod.ts";
-import {
-  conditionalLogProb,
-  qSamplePairs,
-  recoveryLoss,
-  scheduleTensors,
-} from "../lib/recovery.ts";
+import { conditionalLogProb, qSamplePairs, recoveryLoss, sampleRecovery } from "../lib/recovery.ts";
 import { Rng } from "../lib/rng.ts";
-import { sampleLangevin } from "../lib/samplers/langevin.ts";
 import { sampleProgressive } from "../lib/samplers/progressive.ts";
-import { makeSchedule } from "../lib/schedule.ts";
+import { makeSchedule, scheduleTensors } from "../lib/schedule.ts";
 import { quadraticNet } from "./helpers/quadratic_net.ts";
 
 await initBackend("cpu");
@@ -59,7 +53,7 @@ Deno.test("MALA samples the exact conditional: a Gaussian with known mean and va
   const n = 2000;
   const start = tf.fill([n, 2], 0.5);
   const tt = tf.fill([n], t, "int32");
-  const r = sampleLangevin(net, start, tt, st, new Rng(3), { steps: 60, sampler: "mala" });
+  const r = sampleRecovery(net, start, tt, st, new Rng(3), { steps: 60, sampler: "mala" });
   const { mean, variance } = moments(Float32Array.from(await r.x.data()));
   const acceptance = Array.from(await r.acceptance.data()).reduce((a, b) => a + b, 0) / n;
   assert.ok(Math.abs(mean) < 0.02, `mean ${mean}`);

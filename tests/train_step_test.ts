@@ -10,10 +10,9 @@ import { initBackend } from "../lib/backend.ts";
 import { buildConfig } from "../lib/presets.ts";
 import { createEnergyNet, type ResNetConfig } from "../lib/nets/mod.ts";
 import { Adam, Ema } from "../lib/optim.ts";
-import { recoveryLoss, scheduleTensors } from "../lib/recovery.ts";
+import { recoveryLoss, sampleRecovery } from "../lib/recovery.ts";
 import { JsRandom, Rng } from "../lib/rng.ts";
-import { sampleLangevin } from "../lib/samplers/langevin.ts";
-import { makeSchedule } from "../lib/schedule.ts";
+import { makeSchedule, scheduleTensors } from "../lib/schedule.ts";
 import { makeTrainStep } from "../lib/train_step.ts";
 import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
 
@@ -94,7 +93,7 @@ Deno.test("Langevin output is x_t = y_K / a_{t+1} at every level (a = 1 only at 
   );
   const t = tf.tensor1d(levels, "int32");
   // No steps: y_K = y_0 = x_{t+1}, so x_t = x_{t+1} / a_{t+1} exactly.
-  const r = sampleLangevin(net, xNext, t, st, new Rng(2), { steps: 0, sampler: "ula" });
+  const r = sampleRecovery(net, xNext, t, st, new Rng(2), { steps: 0, sampler: "ula" });
   const got = r.x.dataSync();
   const x = xNext.dataSync();
   for (let b = 0; b < levels.length; b++) {

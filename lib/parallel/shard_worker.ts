@@ -12,9 +12,8 @@ import type { TrainConfig } from "../config.ts";
 import { installFastKernels } from "../kernels/mod.ts";
 import { createEnergyNet } from "../nets/mod.ts";
 import type { EnergyNet } from "../nets/types.ts";
-import { type ScheduleTensors, scheduleTensors } from "../recovery.ts";
 import { Rng } from "../rng.ts";
-import { makeSchedule } from "../schedule.ts";
+import { makeSchedule, type ScheduleTensors, scheduleTensors } from "../schedule.ts";
 import { shardStep } from "../train_step.ts";
 import type { ShardReply, ShardRequest, WorkerInit } from "./shard_protocol.ts";
 

@@ -1,11 +1,12 @@
 /**
- * Langevin sampling of one level's conditional EBM (Gao et al. 2021, Algorithm 2), with an optional
- * Metropolis-Hastings correction (MALA, Roberts & Tweedie 1996).
+ * Langevin sampling of a log-density (the unadjusted Langevin algorithm, and with a
+ * Metropolis-Hastings correction MALA, Roberts & Tweedie 1996): a small function over
+ * (log-density, start, step size, rng), as k-diffusion's samplers take a model. DRL's Algorithm 2
+ * (lib/recovery.ts sampleRecovery) runs it on one level's conditional.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { EnergyNet } from "../nets/types.ts";
-import { conditionalLogProb, nextLevel, perExample, type ScheduleTensors } from "../recovery.ts";
 import type { Rng } from "../rng.ts";
+import { appendDims } from "../tensor_util.ts";
 
 export type SamplerKind = "ula" | "mala";
 export const SAMPLER_KINDS: readonly SamplerKind[] = ["ula", "mala"];
@@ -15,19 +16,17 @@ export interface LangevinOptions {
   steps: number;
   /** "ula": Algorithm 2 as published; "mala": each step accepted or rejected by Metropolis-Hastings. */
   sampler: SamplerKind;
-  /** Where the chain starts, in y-space (default y_0 = x_{t+1}, as Algorithm 2); for long runs. */
-  start?: tf.Tensor;
   /**
-   * Multiplies the injected noise: y <- y + (s_t^2 / 2) grad + noiseScale s_t eps. 1 in training;
+   * Multiplies the injected noise: y <- y + (s^2 / 2) grad + noiseScale s eps. 1 in training;
    * the official evaluation samples with 0.99 (config.py noise_scale, model.py
    * p_sample_langevin). Default 1.
    */
   noiseScale?: number;
 }
 
-export interface LangevinResult {
-  /** x_t = y_K / a_{t+1}. */
-  x: tf.Tensor;
+export interface ChainResult {
+  /** y_K. */
+  y: tf.Tensor;
   /**
    * [B] mean Metropolis-Hastings acceptance probability of the K proposals. For MALA it is the rate
    * at which moves are accepted; for ULA (which accepts all) it measures how far the discretisation
@@ -38,6 +37,9 @@ export interface LangevinResult {
   displacement: tf.Tensor1D;
 }
 
+/** A per-example log-density: [B, ...] -> [B]. */
+export type LogDensity = (y: tf.Tensor) => tf.Tensor1D;
+
 interface ChainState {
   y: tf.Tensor;
   logp: tf.Tensor1D;
@@ -45,10 +47,10 @@ interface ChainState {
 }
 
 /** log p and its gradient for each example (the examples are independent, so grad of the sum). */
-function logpAndGrad(logProb: (y: tf.Tensor) => tf.Tensor1D, y: tf.Tensor): ChainState {
+function logpAndGrad(logDensity: LogDensity, y: tf.Tensor): ChainState {
   let logp: tf.Tensor1D | null = null;
   const grad = tf.grad((v: tf.Tensor) => {
-    logp = tf.keep(logProb(v));
+    logp = tf.keep(logDensity(v));
     return tf.sum(logp);
   })(y);
   return { y, logp: logp!, grad };
@@ -59,40 +61,34 @@ function sumOver(x: tf.Tensor): tf.Tensor1D {
 }
 
 /**
- * K steps of y <- y + (s_t^2 / 2) grad log p(y | x_{t+1}) + s_t eps from y = x_{t+1}
- * (Algorithm 2); with MALA each move is accepted with probability min(1, p(y') q(y | y') / p(y) q(y' | y)).
- * `t` is [B] int32: every example may sit at its own level.
+ * K steps of y <- y + (s^2 / 2) grad log p(y) + noiseScale s eps from y0; with MALA each move is
+ * accepted with probability min(1, p(y') q(y | y') / p(y) q(y' | y)). `s2` is the squared step
+ * size per example, [B, 1, ..., 1]. The caller keeps y0, s2 and disposes the result.
  */
 export function sampleLangevin(
-  net: EnergyNet,
-  xNext: tf.Tensor,
-  t: tf.Tensor,
-  st: ScheduleTensors,
+  logDensity: LogDensity,
+  y0: tf.Tensor,
+  s2: tf.Tensor,
   rng: Rng,
   opts: LangevinOptions,
-): LangevinResult {
-  const rank = xNext.rank;
-  const [s2, aPrev] = tf.tidy(() => [
-    perExample(st.stepSizes, t, rank),
-    perExample(st.aPrev, nextLevel(t), rank),
-  ]);
-  const logProb = (y: tf.Tensor) => conditionalLogProb(net, y, t, xNext, st);
+): ChainResult {
+  const rank = y0.rank;
+  const batch = y0.shape[0];
   const noiseScale = opts.noiseScale ?? 1;
   if (!(noiseScale > 0 && Number.isFinite(noiseScale))) {
     throw new RangeError(`noiseScale must be a positive number, got ${noiseScale}`);
   }
-  // The proposal's standard deviation and variance: s_t * noiseScale.
+  // The proposal's standard deviation and variance: s * noiseScale.
   const [sd, variance] = tf.tidy(() => [
     tf.mul(tf.sqrt(s2), noiseScale),
     tf.mul(tf.reshape(s2, [-1]), noiseScale * noiseScale),
   ]);
-  const y0 = opts.start ?? xNext;
-  let state = logpAndGrad(logProb, tf.clone(y0));
-  let acceptSum: tf.Tensor1D = tf.zeros([xNext.shape[0]]);
+  let state = logpAndGrad(logDensity, tf.clone(y0));
+  let acceptSum: tf.Tensor1D = tf.zeros([batch]);
   for (let k = 0; k < opts.steps; k++) {
     const mean = tf.tidy(() => tf.add(state.y, tf.mul(tf.mul(s2, 0.5), state.grad)));
-    const proposalY = tf.tidy(() => tf.add(mean, tf.mul(sd, rng.normal(xNext.shape))));
-    const proposal = logpAndGrad(logProb, proposalY);
+    const proposalY = tf.tidy(() => tf.add(mean, tf.mul(sd, rng.normal(y0.shape))));
+    const proposal = logpAndGrad(logDensity, proposalY);
     const accProb = tf.tidy(() => {
       // log q(y'|y) and log q(y|y') for the Gaussian proposal N(y + s^2/2 grad, (noiseScale s)^2 I).
       const twoS2 = tf.mul(variance, 2);
@@ -106,9 +102,9 @@ export function sampleLangevin(
     let next: ChainState;
     let accepted: tf.Tensor1D;
     if (opts.sampler === "mala") {
-      const accept = tf.tidy(() => tf.less(rng.uniform([xNext.shape[0]]), accProb));
+      const accept = tf.tidy(() => tf.less(rng.uniform([batch]), accProb));
       next = tf.tidy(() => {
-        const mask = tf.reshape(accept, [-1, ...Array(rank - 1).fill(1)]);
+        const mask = appendDims(accept, rank);
         return {
           y: tf.where(mask, proposal.y, state.y),
           logp: tf.where(accept, proposal.logp, state.logp) as tf.Tensor1D,
@@ -127,10 +123,10 @@ export function sampleLangevin(
     state = next;
   }
   const result = tf.tidy(() => ({
-    x: tf.div(state.y, aPrev),
+    y: tf.clone(state.y),
     acceptance: tf.div(acceptSum, Math.max(opts.steps, 1)) as tf.Tensor1D,
     displacement: tf.sqrt(sumOver(tf.square(tf.sub(state.y, y0)))) as tf.Tensor1D,
   }));
-  tf.dispose([state.y, state.logp, state.grad, acceptSum, s2, aPrev, sd, variance]);
+  tf.dispose([state.y, state.logp, state.grad, acceptSum, sd, variance]);
   return result;
 }

@@ -5,10 +5,11 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { EnergyNet } from "../nets/types.ts";
-import { perExample, type ScheduleTensors } from "../recovery.ts";
+import { sampleRecovery } from "../recovery.ts";
+import { perExample, type ScheduleTensors } from "../schedule.ts";
 import type { Rng } from "../rng.ts";
 import { meanOf } from "../tensor_util.ts";
-import { type LangevinOptions, sampleLangevin } from "./langevin.ts";
+import type { LangevinOptions } from "./langevin.ts";
 
 export interface LongRunSnapshot {
   step: number;
@@ -63,7 +64,7 @@ export async function runLongChains(
     for (const step of steps) {
       if (step > done) {
         const start = tf.mul(a1, x);
-        const r = sampleLangevin(net, x1, t, st, rng, { ...chain, steps: step - done, start });
+        const r = sampleRecovery(net, x1, t, st, rng, { ...chain, steps: step - done, start });
         acceptance = await meanOf(r.acceptance);
         tf.dispose([start, x, r.acceptance, r.displacement]);
         x = r.x;

@@ -1,10 +1,11 @@
 /** Progressive sampling from noise down to data (Gao et al. 2021, Algorithm 3). */
 import * as tf from "@tensorflow/tfjs";
 import type { EnergyNet } from "../nets/types.ts";
-import type { ScheduleTensors } from "../recovery.ts";
+import { sampleRecovery } from "../recovery.ts";
+import type { ScheduleTensors } from "../schedule.ts";
 import type { Rng } from "../rng.ts";
 import { meanOf } from "../tensor_util.ts";
-import { type LangevinOptions, sampleLangevin } from "./langevin.ts";
+import type { LangevinOptions } from "./langevin.ts";
 
 export interface LevelChainStats {
   level: number;
@@ -37,7 +38,7 @@ export async function sampleProgressive(
   const stats: LevelChainStats[] = [];
   for (let t = T - 1; t >= 0; t--) {
     const tt = tf.fill([shape[0]], t, "int32");
-    const r = sampleLangevin(net, levels[t + 1], tt, st, rng, opts);
+    const r = sampleRecovery(net, levels[t + 1], tt, st, rng, opts);
     levels[t] = r.x;
     stats.push({
       level: t,

@@ -17,7 +17,7 @@ import { UserError } from "../errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { createProgress, type Progress } from "../io/progress.ts";
 import type { EnergyNet } from "../nets/types.ts";
-import type { ScheduleTensors } from "../recovery.ts";
+import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
 import { sampleProgressive } from "../samplers/progressive.ts";
 import { loadForSampling } from "../train_state.ts";

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "../config.ts";
 import { floatBatchToTiles, type Image8, imageGrid, writePng } from "../io/png.ts";
 import type { EnergyNet } from "../nets/types.ts";
-import type { ScheduleTensors } from "../recovery.ts";
+import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
 import { type ProgressiveResult, sampleProgressive } from "../samplers/progressive.ts";
 

@@ -10,7 +10,7 @@ import { getToy2d } from "../data/toy2d.ts";
 import { type LevelDensity, writeToy2dFigure } from "../io/plot2d.ts";
 import { evaluateToy2d, gridLogLikelihood, type Toy2dEvaluation } from "../metrics/toy2d.ts";
 import type { EnergyNet } from "../nets/types.ts";
-import type { ScheduleTensors } from "../recovery.ts";
+import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
 import { sampleProgressive } from "../samplers/progressive.ts";
 

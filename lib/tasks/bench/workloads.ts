@@ -11,7 +11,8 @@
  * Each `run` ends by reading a value back, so the work is finished inside the timed region.
  */
 import * as tf from "@tensorflow/tfjs";
-import { conditionalLogProb, perExample } from "../../recovery.ts";
+import { conditionalLogProb } from "../../recovery.ts";
+import { perExample } from "../../schedule.ts";
 import { readOne } from "../../tensor_util.ts";
 import { makeTrainStep } from "../../train_step.ts";
 import type { TrainState } from "../../train_state.ts";
