@@ -113,7 +113,7 @@ await runMain(async () => {
       const model = await loadSamplingModel(path);
       try {
         return await statsOfSource(
-          sampleSource(model, intOption("n", o.n, 2), intOption("seed", o.seed)),
+          sampleSource(model, intOption("n", o.n, 2), intOption("seed", o.seed), batchSize),
           input,
         );
       } finally {

@@ -49,3 +49,30 @@ export async function sampleProgressive(
   }
   return { levels, stats };
 }
+
+/** One batch of `drawSamples`: its first index and every level's state (the caller disposes). */
+export interface DrawnBatch extends ProgressiveResult {
+  start: number;
+}
+
+/**
+ * `n` samples by progressive sampling in batches of `batch`, all from one seeded stream, batch
+ * after batch: the one way `sample`, `eval`, `fid run:ID` and the training grids draw, so the same
+ * seed and batch size give the same images in all of them. The consumer may draw from `rng`
+ * between batches (the long-run chains do), in the same order each time.
+ */
+export async function* drawSamples(
+  net: EnergyNet,
+  exampleShape: readonly number[],
+  n: number,
+  batch: number,
+  st: ScheduleTensors,
+  rng: Rng,
+  opts: LangevinOptions,
+): AsyncGenerator<DrawnBatch> {
+  for (let start = 0; start < n; start += batch) {
+    const b = Math.min(batch, n - start);
+    const r = await sampleProgressive(net, [b, ...exampleShape], st, rng, opts);
+    yield { start, ...r };
+  }
+}

@@ -19,7 +19,7 @@ import { createProgress, type Progress } from "../io/progress.ts";
 import type { EnergyNet } from "../nets/types.ts";
 import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
-import { sampleProgressive } from "../samplers/progressive.ts";
+import { drawSamples } from "../samplers/progressive.ts";
 import { loadForSampling } from "../train_state.ts";
 import { runCheckpointPath } from "../run_files.ts";
 import { gitCommit } from "../git.ts";
@@ -318,36 +318,41 @@ export async function loadSamplingModel(path: string): Promise<SamplingModel> {
 }
 
 /**
- * `count` images drawn by progressive sampling (Gao et al. 2021, Algorithm 3), x_0 clipped to the
- * data range [-1, 1]. Batches must be read in order (extractFeatures does): one seeded stream
- * feeds them all, so the same seed and batch size give the same images.
+ * `count` images drawn by progressive sampling (Gao et al. 2021, Algorithm 3, `drawSamples`) in
+ * batches of `batch`, x_0 clipped to the data range [-1, 1]. Batches must be read in order and at
+ * that size (extractFeatures does): the same seed and batch size give the same images as
+ * `deno task sample`.
  */
 export function sampleSource(
   model: SamplingModel,
   count: number,
   seed: number,
+  batch: number,
   noiseScale = 1,
 ): ImageSource {
   const net = model.config.net;
   if (net.kind !== "resnet") throw new UserError("sampling images needs an image model");
-  const rng = new Rng(seed);
-  let next = 0;
+  const draws = drawSamples(
+    model.net,
+    [net.imageSize, net.imageSize, net.channels],
+    count,
+    batch,
+    model.st,
+    new Rng(seed),
+    { ...model.config.langevin, noiseScale },
+  );
   return {
     count,
     batch: async (start, end) => {
-      if (start !== next) {
-        throw new Error(`sample batches must be read in order (${start} != ${next})`);
+      const next = await draws.next();
+      if (
+        next.done || next.value.start !== start || next.value.levels[0].shape[0] !== end - start
+      ) {
+        if (!next.done) tf.dispose(next.value.levels);
+        throw new Error(`sample batches must be read in order, ${batch} at a time (got ${start})`);
       }
-      next = end;
-      const r = await sampleProgressive(
-        model.net,
-        [end - start, net.imageSize, net.imageSize, net.channels],
-        model.st,
-        rng,
-        { ...model.config.langevin, noiseScale },
-      );
-      const x0 = tf.clipByValue(r.levels[0], -1, 1) as tf.Tensor4D;
-      tf.dispose(r.levels);
+      const x0 = tf.clipByValue(next.value.levels[0], -1, 1) as tf.Tensor4D;
+      tf.dispose(next.value.levels);
       return x0;
     },
   };
@@ -478,7 +483,7 @@ async function openSubject(opts: EvaluateRunOptions): Promise<Subject> {
       : (await opts.db.getRun(target.runId))!;
     return {
       run,
-      source: sampleSource(model, opts.n, opts.seed, noiseScale),
+      source: sampleSource(model, opts.n, opts.seed, opts.batchSize, noiseScale),
       dataset: model.config.dataset,
       dataPath: model.config.data.path,
       step: model.step,

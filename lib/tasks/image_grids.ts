@@ -5,7 +5,7 @@ import { floatBatchToTiles, type Image8, imageGrid, writePng } from "../io/png.t
 import type { EnergyNet } from "../nets/types.ts";
 import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
-import { type ProgressiveResult, sampleProgressive } from "../samplers/progressive.ts";
+import { drawSamples, type ProgressiveResult } from "../samplers/progressive.ts";
 
 export function imageShape(config: TrainConfig): [number, number, number] {
   if (config.net.kind !== "resnet") throw new Error("image sampling needs a ResNet config");
@@ -41,12 +41,8 @@ export async function writeImageSamples(
   seed = config.seed + 0x5eed,
 ): Promise<void> {
   const n = config.eval.samples;
-  const result = await sampleProgressive(
-    net,
-    [n, ...imageShape(config)],
-    st,
-    new Rng(seed >>> 0),
-    config.langevin,
+  const [result] = await Array.fromAsync(
+    drawSamples(net, imageShape(config), n, n, st, new Rng(seed >>> 0), config.langevin),
   );
   const rows = Math.min(n, 16);
   const tiles = await levelStrips(result, rows);

@@ -16,7 +16,7 @@ import { writeToy2dFigure } from "../io/plot2d.ts";
 import { floatBatchToTiles, imageGrid, writePng } from "../io/png.ts";
 import { Rng } from "../rng.ts";
 import { type LongRunSnapshot, runLongChains } from "../samplers/long_run.ts";
-import { sampleProgressive } from "../samplers/progressive.ts";
+import { drawSamples } from "../samplers/progressive.ts";
 import { loadForSampling } from "../train_state.ts";
 import { runCheckpointPath } from "../run_files.ts";
 
@@ -132,9 +132,9 @@ export async function sampleFromCheckpoint(
     const snapshotParts = new Map<number, { n: number; s: LongRunSnapshot }[]>();
     if (opts.pngDir) await Deno.mkdir(opts.pngDir, { recursive: true });
     if (longRunDir) await Deno.mkdir(longRunDir, { recursive: true });
-    for (let done = 0; done < opts.n; done += opts.batch) {
-      const b = Math.min(opts.batch, opts.n - done);
-      const r = await sampleProgressive(net, [b, ...exampleShape], st, rng, chain);
+    for await (const r of drawSamples(net, exampleShape, opts.n, opts.batch, st, rng, chain)) {
+      const done = r.start;
+      const b = r.levels[0].shape[0];
       if (done === 0) levelStats = r.stats;
       const x0 = tf.tidy(
         () => (isImage ? tf.clipByValue(r.levels[0], -1, 1) : r.levels[0].clone()),

@@ -12,7 +12,7 @@ import { evaluateToy2d, gridLogLikelihood, type Toy2dEvaluation } from "../metri
 import type { EnergyNet } from "../nets/types.ts";
 import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
-import { sampleProgressive } from "../samplers/progressive.ts";
+import { drawSamples } from "../samplers/progressive.ts";
 
 /** The box the figures and likelihood grids cover; the toy data sets live in about [-1, 1]^2. */
 export const TOY_BOX = { lo: -1.5, hi: 1.5 };
@@ -54,7 +54,7 @@ export async function evaluateToy2dRun(
   // A separate stream from training's, so evaluation never shifts the training sequence.
   const rng = new Rng((config.seed + 0x5eed) >>> 0);
   const n = config.eval.samples;
-  const result = await sampleProgressive(net, [n, 2], st, rng, config.langevin);
+  const [result] = await Array.fromAsync(drawSamples(net, [2], n, n, st, rng, config.langevin));
   const samples = Float32Array.from(await result.levels[0].data());
   tf.dispose(result.levels);
   const heldOut = dataset.sample(n, rng);
