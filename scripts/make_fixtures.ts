@@ -10,6 +10,7 @@
  * Image fixtures (CelebA, LSUN) are four flat quadrants inside the center crop and a border color
  * outside it, so the expected output after crop + resize is known without re-running the resize.
  */
+import { fileURLToPath } from "node:url";
 import jpeg from "jpeg-js";
 import encodeWebp from "@jsquash/webp/encode.js";
 import { gzipSync } from "fflate";
@@ -130,7 +131,7 @@ function writeIdxSet(dir: string, gzip: boolean): void {
       [`${prefix}-labels-idx1-ubyte`, idxFile([n], labels)],
     ];
     for (const [name, bytes] of files) {
-      if (gzip) Deno.writeFileSync(`${dir}/${name}.gz`, gzipSync(bytes));
+      if (gzip) Deno.writeFileSync(`${dir}/${name}.gz`, gzipSync(bytes, { mtime: 0 }));
       else Deno.writeFileSync(`${dir}/${name}`, bytes);
     }
   }
@@ -150,6 +151,13 @@ function cifarBatch(split: IdxSplit, first: number, n: number): Uint8Array {
     }
   }
   return out;
+}
+
+function cifarPaths(root: string): { folder: string; archive: string } {
+  return {
+    folder: `${root}/cifar10`,
+    archive: `${root}/cifar10-archive/cifar-10-binary.tar.gz`,
+  };
 }
 
 function writeCifar(root: string): { folder: string; archive: string } {
@@ -176,8 +184,9 @@ function writeCifar(root: string): { folder: string; archive: string } {
   }
   const archiveDir = `${root}/cifar10-archive`;
   Deno.mkdirSync(archiveDir, { recursive: true });
-  const archive = `${archiveDir}/cifar-10-binary.tar.gz`;
-  Deno.writeFileSync(archive, gzipSync(writeTar(files)));
+  const { archive } = cifarPaths(root);
+  // A fixed gzip header time: the same bytes at every run (fflate writes the current time).
+  Deno.writeFileSync(archive, gzipSync(writeTar(files), { mtime: 0 }));
   return { folder, archive };
 }
 
@@ -206,6 +215,25 @@ async function hexKey(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The LSUN fixture entries: a landscape and a portrait lossless WebP (exact pixels), a JPEG
+ * value, and (val) a lossy WebP value; keys sorted as LMDB stores them. */
+const LSUN_SPECS: Record<"train" | "val", Omit<LsunFixtureEntry, "key">[]> = {
+  train: [
+    { format: "webp", width: 96, height: 80, k: 0 },
+    { format: "webp", width: 80, height: 100, k: 1 },
+    { format: "jpeg", width: 104, height: 88, k: 2 },
+  ],
+  val: [{ format: "webp-lossy", width: 72, height: 64, k: 3 }],
+};
+
+async function lsunEntries(tag: "train" | "val"): Promise<LsunFixtureEntry[]> {
+  const entries: LsunFixtureEntry[] = [];
+  for (const spec of LSUN_SPECS[tag]) {
+    entries.push({ key: await hexKey(`${tag}-${spec.k}`), ...spec });
+  }
+  return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
 async function writeLsun(dir: string, specs: Omit<LsunFixtureEntry, "key">[], tag: string) {
   const entries: LsunFixtureEntry[] = [];
   const kv: [Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>][] = [];
@@ -227,7 +255,7 @@ export async function makeFixtures(root: string): Promise<FixtureSet> {
   Deno.mkdirSync(root, { recursive: true });
   writeIdxSet(`${root}/fashion-mnist`, true);
   writeIdxSet(`${root}/mnist`, false);
-  const cifar = writeCifar(root);
+  writeCifar(root);
 
   const celeba = `${root}/celeba/img_align_celeba`;
   Deno.mkdirSync(celeba, { recursive: true });
@@ -240,17 +268,24 @@ export async function makeFixtures(root: string): Promise<FixtureSet> {
     );
   });
 
-  // Landscape and portrait lossless WebP (exact pixels), a JPEG value, and a lossy WebP value (val).
   const lsun = `${root}/lsun`;
-  const lsunTrain = await writeLsun(`${lsun}/church_outdoor_train_lmdb`, [
-    { format: "webp", width: 96, height: 80, k: 0 },
-    { format: "webp", width: 80, height: 100, k: 1 },
-    { format: "jpeg", width: 104, height: 88, k: 2 },
-  ], "train");
-  const lsunVal = await writeLsun(`${lsun}/church_outdoor_val_lmdb`, [
-    { format: "webp-lossy", width: 72, height: 64, k: 3 },
-  ], "val");
+  await writeLsun(`${lsun}/church_outdoor_train_lmdb`, LSUN_SPECS.train, "train");
+  await writeLsun(`${lsun}/church_outdoor_val_lmdb`, LSUN_SPECS.val, "val");
+  return await describeFixtures(root);
+}
 
+/**
+ * The fixtures committed in the repository (fixtures/, made by this script; a test checks they
+ * are what it makes): what tests read, without writing anything.
+ */
+export const FIXTURES_DIR = fileURLToPath(new URL("../fixtures", import.meta.url));
+
+/** What is where in a fixtures folder written by makeFixtures. */
+export async function describeFixtures(root = FIXTURES_DIR): Promise<FixtureSet> {
+  const lsun = `${root}/lsun`;
+  const cifar = cifarPaths(root);
+  const lsunTrain = await lsunEntries("train");
+  const lsunVal = await lsunEntries("val");
   return {
     root,
     fashionMnist: `${root}/fashion-mnist`,

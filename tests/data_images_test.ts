@@ -22,6 +22,7 @@ import {
   CIFAR_COUNT,
   cifarLabel,
   cifarPixel,
+  describeFixtures,
   type FixtureSet,
   IDX_COUNT,
   IDX_SIDE,
@@ -34,11 +35,9 @@ import {
 } from "../scripts/make_fixtures.ts";
 import { testNeeding } from "./helpers/needs.ts";
 
-let fixturePromise: Promise<FixtureSet> | null = null;
-/** All fixtures, written once per test run into a temporary folder. */
+/** The fixtures committed in fixtures/ (read only). */
 function fixtures(): Promise<FixtureSet> {
-  fixturePromise ??= makeFixtures(Deno.makeTempDirSync({ prefix: "drl_data_fixtures_" }));
-  return fixturePromise;
+  return describeFixtures();
 }
 
 function tempDir(): string {
@@ -609,6 +608,32 @@ testNeeding({
   },
 });
 
-Deno.test("fixture cleanup", async () => {
-  if (fixturePromise) Deno.removeSync((await fixturePromise).root, { recursive: true });
+Deno.test("fixtures/ holds exactly what scripts/make_fixtures.ts makes", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "drl_fixtures_" });
+  try {
+    await makeFixtures(dir);
+    const files = (root: string): string[] => {
+      const out: string[] = [];
+      const walk = (d: string) => {
+        for (const e of Deno.readDirSync(d)) {
+          if (e.isDirectory) walk(`${d}/${e.name}`);
+          else out.push(`${d}/${e.name}`.slice(root.length + 1));
+        }
+      };
+      walk(root);
+      return out.sort();
+    };
+    const committed = (await describeFixtures()).root;
+    assert.deepEqual(files(dir), files(committed));
+    for (const f of files(dir)) {
+      assert.deepEqual(
+        Deno.readFileSync(`${committed}/${f}`),
+        Deno.readFileSync(`${dir}/${f}`),
+        `fixtures/${f} differs from what make_fixtures.ts writes; regenerate: ` +
+          "deno run -A scripts/make_fixtures.ts fixtures",
+      );
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

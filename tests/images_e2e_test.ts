@@ -1,11 +1,11 @@
 /**
- * Images end to end on the project's own fixtures: train cifar10-tiny on a CIFAR-10 binary
- * fixture, sample from its checkpoint twice with one seed (identical images), score the run with
+ * Images end to end on the project's own fixtures: train cifar10-tiny on the committed CIFAR-10
+ * binary fixture, sample from its checkpoint twice with one seed (identical images), score the run with
  * `deno task fid run:ID`, and run a long chain.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { makeFixtures } from "../scripts/make_fixtures.ts";
+import { FIXTURES_DIR } from "../scripts/make_fixtures.ts";
 import { buildConfig } from "../lib/presets.ts";
 import { openResultsDb } from "../lib/db/mod.ts";
 import { train } from "../lib/tasks/train.ts";
@@ -17,9 +17,8 @@ import { runScript } from "./helpers/script.ts";
 
 Deno.test("cifar10-tiny trains on the fixture; sampling is reproducible; long runs are recorded", async () => {
   const dir = await Deno.makeTempDir();
-  await makeFixtures(join(dir, "fx"));
   const config = buildConfig("cifar10-tiny", {
-    data: join(dir, "fx", "cifar10"),
+    data: join(FIXTURES_DIR, "cifar10"),
     iterations: "3",
     batch: "4",
     K: "2",
