@@ -1,4 +1,42 @@
-/** Public API of the DRL toolkit: schedules, networks, recovery likelihood, samplers, training. */
+/**
+ * Energy-based models by Diffusion Recovery Likelihood (Gao, Song, Poole, Wu, Kingma, ICLR 2021)
+ * on Deno, computing through TensorFlow.js (WebGPU, or wasm and oneDNN on a CPU): noise schedules,
+ * energy networks, the recovery likelihood and its Langevin sampler, progressive sampling, the
+ * training step and whole training runs recorded in a results database.
+ *
+ * @example Train the default 2D preset for a few hundred steps and draw samples
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import {
+ *   buildConfig,
+ *   createTrainState,
+ *   drawSamples,
+ *   getToy2d,
+ *   initBackend,
+ *   makeTrainStep,
+ *   Rng,
+ * } from "./mod.ts";
+ *
+ * await initBackend("wasm");
+ * const config = buildConfig("8gaussians", { iterations: "300" });
+ * const data = getToy2d(config.dataset);
+ * const s = createTrainState(config);
+ * const step = makeTrainStep(config, s.net, s.st, s.adam, s.ema, s.rng);
+ * for (let i = 0; i < 300; i++) {
+ *   const x0 = tf.tensor2d(data.sample(config.train.batch, s.rng), [config.train.batch, 2]);
+ *   await step(x0);
+ *   x0.dispose();
+ * }
+ * for await (const b of drawSamples(s.net, [2], 1000, 1000, s.st, new Rng(1), config.langevin)) {
+ *   console.log(b.levels[0].shape); // [1000, 2]: x_0
+ * }
+ * ```
+ *
+ * A complete script: `examples/train_2d.ts`. Whole runs with checkpoints and the database:
+ * `train()`; sampling from a checkpoint or a shipped model: `sampleFromCheckpoint()`.
+ *
+ * @module
+ */
 export * from "./lib/schedule.ts";
 export * from "./lib/rng.ts";
 export * from "./lib/backend.ts";
@@ -21,3 +59,4 @@ export * from "./lib/db/mod.ts";
 export * from "./lib/io/checkpoint.ts";
 export * from "./lib/io/png.ts";
 export * from "./lib/metrics/toy2d.ts";
+export { SHIPPED_MODELS, shippedModelPath } from "./lib/models.ts";

@@ -278,7 +278,14 @@ export function presetNames(): string[] {
   return Object.keys(PRESETS);
 }
 
-/** The preset's config with overrides applied, validated and frozen. */
+/**
+ * The preset's config with overrides applied, validated and frozen.
+ *
+ * @example
+ * ```ts
+ * const config = buildConfig("fashion-mnist", { lr: "3e-4", K: "20", "net.chMult": "1,2" });
+ * ```
+ */
 export function buildConfig(preset: string, overrides: Record<string, string> = {}): TrainConfig {
   const base = PRESETS[preset];
   if (!base) {

@@ -94,6 +94,12 @@ export interface RecoveryChainResult {
  * Algorithm 2: K Langevin steps on level t's conditional log-density from y_0 = x_{t+1} with the
  * step size s_t^2, then x_t = y_K / a_{t+1}. `t` is [B] int32: every example may sit at its own
  * level.
+ *
+ * @example One denoising step of progressive sampling, at level 2 for a whole batch
+ * ```ts
+ * const t = tf.fill([xNext.shape[0]], 2, "int32");
+ * const { x, acceptance } = sampleRecovery(net, xNext, t, st, rng, { steps: 30, sampler: "ula" });
+ * ```
  */
 export function sampleRecovery(
   net: EnergyNet,

@@ -87,6 +87,20 @@ function poolSnapshots(parts: { n: number; s: LongRunSnapshot }[]): LongRunSnaps
   };
 }
 
+/**
+ * Draws samples from a checkpoint (Algorithm 3 with its EMA weights), writes the grids (and PNGs,
+ * and long-run chains when asked) and records a run of task "sample".
+ *
+ * @example
+ * ```ts
+ * const db = await openResultsDb({ path: "results/results.db" });
+ * await sampleFromCheckpoint({
+ *   checkpoint: await shippedModelPath("fashion-mnist"),
+ *   sourceRun: null, n: 64, seed: 0, out: "grid.png", pngDir: null, longRun: 0,
+ *   weights: "ema", backend: "auto", batch: 64,
+ * }, db);
+ * ```
+ */
 export async function sampleFromCheckpoint(
   opts: SampleOptions,
   db: ResultsDb,

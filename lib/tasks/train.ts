@@ -57,6 +57,20 @@ export interface TrainSummary {
   runDir: string;
 }
 
+/**
+ * Trains a run to its last step (or a signal), with checkpoints, database rows and the end-of-run
+ * evaluation.
+ *
+ * @example
+ * ```ts
+ * const summary = await train({
+ *   config: buildConfig("checkerboard", { iterations: "2000" }),
+ *   backend: "auto",
+ *   resultsDir: "results",
+ * });
+ * console.log(summary.evaluation, summary.figures);
+ * ```
+ */
 export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((line: string) => console.log(line));
   await ensureWritable(opts.resultsDir);
