@@ -1,5 +1,5 @@
 /**
- * The benchmark of ../shared/bench/SPEC.md, beside the PyTorch peer in the same run.
+ * The benchmark of bench/SPEC.md, beside the PyTorch peer in the same run.
  *
  *   deno task bench [--preset cifar10-bench|fmnist-bench|cifar10-official]
  *                   [--backend auto|webgpu|wasm|cpu] [--json] [--peer [PATH]] [--peer-threads N]

@@ -1,7 +1,7 @@
 /**
  * Energy nets: shapes, an independent plain-JS re-computation of the ResNet and the MLP, input
  * gradients against finite differences, determinism, spectral norm, tensor leaks, and the
- * parameter count of the benchmark nets (as printed by ../shared/bench/peer_torch.py).
+ * parameter count of the benchmark nets (as printed by bench/peer_torch.py).
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
@@ -231,7 +231,7 @@ function attentionJs(x: Arr, net: EnergyNet, prefix: string): Arr {
   return arr(x.shape, x.data.map((v, i) => v + out.data[i]));
 }
 
-/** net_res_temb2 as ../shared/bench/SPEC.md describes it, straight from the description. */
+/** net_res_temb2 as bench/SPEC.md describes it, straight from the description. */
 function resnetJs(net: EnergyNet, cfg: ResNetConfig, y: Arr, t: number[]): number[] {
   const act = (x: Arr) => actJs(x, cfg.activation);
   const n = t.length, ch = cfg.ch;
@@ -675,7 +675,7 @@ function expectedResNetParams(
 }
 
 Deno.test("parameter count: SPEC benchmark nets match the description and the PyTorch peer", () => {
-  // `params` as printed by ../shared/bench/peer_torch.py for each preset.
+  // `params` as printed by bench/peer_torch.py for each preset.
   const presets: [number, number, number, number[], number, number][] = [
     [32, 3, 32, [1, 2, 2, 2], 1, 299136], // cifar10-bench
     [28, 1, 32, [1, 2, 2], 1, 216384], // fmnist-bench

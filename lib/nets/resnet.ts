@@ -1,6 +1,6 @@
 /**
  * The image energy net: the official DRL `net_res_temb2` (Gao et al. 2021, network.py), as
- * ../shared/bench/SPEC.md describes it, without normalization layers:
+ * bench/SPEC.md describes it, without normalization layers:
  *
  *   temb = dense1(act(dense0(sinusoid(t, ch))))                       [B, 4ch]
  *   h = conv_in(x); per level l: numResBlocks residual blocks of width ch*chMult[l]

@@ -1,13 +1,13 @@
 /**
- * The PyTorch peer (../shared/bench/peer_torch.py): run in the same invocation as our workloads,
+ * The PyTorch peer (bench/peer_torch.py): run in the same invocation as our workloads,
  * so the ratio compares two programs on the same machine under the same load.
  */
 import { fileURLToPath } from "node:url";
 import { UserError } from "../../errors.ts";
 
-/** The peer's script, beside the repository: ../shared/bench/peer_torch.py. */
+/** The peer's script, in the repository: bench/peer_torch.py. */
 export const DEFAULT_PEER_PATH = fileURLToPath(
-  new URL("../../../../shared/bench/peer_torch.py", import.meta.url),
+  new URL("../../../bench/peer_torch.py", import.meta.url),
 );
 /** Debian's python3-torch installs for the system interpreter. */
 export const DEFAULT_PYTHON = "/usr/bin/python3";

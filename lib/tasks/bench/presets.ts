@@ -1,5 +1,5 @@
 /**
- * The benchmark presets of ../shared/bench/SPEC.md: the energy ResNet (net_res_temb2) without
+ * The benchmark presets of bench/SPEC.md: the energy ResNet (net_res_temb2) without
  * attention and without spectral normalization, at the sizes the PyTorch peer uses.
  */
 import { UserError } from "../../errors.ts";

@@ -1,5 +1,5 @@
 /**
- * The benchmark of ../shared/bench/SPEC.md: our two workloads on the chosen backend, optionally the
+ * The benchmark of bench/SPEC.md: our two workloads on the chosen backend, optionally the
  * PyTorch peer in the same invocation, and the ratios ours / peer.
  */
 import * as tf from "@tensorflow/tfjs";

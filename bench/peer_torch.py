@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Peer benchmark: the same DRL workloads in PyTorch on this machine's CPU, for side-by-side ratios.
+
+Network: the official DRL energy net (net_res_temb2) without attention or normalization, as SPEC.md
+defines it. Prints one JSON line per workload. Needs Debian's python3-torch:
+    apt-get install -y python3-torch && /usr/bin/python3 bench/peer_torch.py --preset cifar10-bench
+"""
+import argparse, json, math, time
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+PRESETS = {  # name: (image size, channels, ch, ch_mult, num_res_blocks, batch)
+    "cifar10-bench": (32, 3, 32, (1, 2, 2, 2), 1, 16),
+    "fmnist-bench": (28, 1, 32, (1, 2, 2), 1, 32),
+    "cifar10-official": (32, 3, 128, (1, 2, 2, 2), 2, 64),
+}
+
+def lrelu(x):
+    return F.leaky_relu(x, 0.2)
+
+def timestep_embedding(t, dim):
+    half = dim // 2
+    freq = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / (half - 1))
+    arg = t.float()[:, None] * freq[None, :]
+    return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
+
+class ResBlock(nn.Module):
+    def __init__(self, cin, cout, tdim):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.temb = nn.Linear(tdim, cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.g = nn.Parameter(torch.ones(cout))  # official res_use_scale: learned per-channel scale
+        self.skip = nn.Conv2d(cin, cout, 3, padding=1) if cin != cout else None  # official 3x3 shortcut
+
+    def forward(self, x, temb):
+        h = self.conv1(lrelu(x)) + self.temb(lrelu(temb))[:, :, None, None]
+        h = self.conv2(lrelu(h)) * self.g[None, :, None, None]
+        return (self.skip(x) if self.skip is not None else x) + h
+
+class EnergyNet(nn.Module):
+    def __init__(self, channels, ch, ch_mult, num_res_blocks):
+        super().__init__()
+        self.ch = ch
+        tdim = ch * 4
+        self.t0, self.t1 = nn.Linear(ch, tdim), nn.Linear(tdim, tdim)
+        self.t2 = nn.Linear(tdim, ch * ch_mult[-1])
+        self.conv_in = nn.Conv2d(channels, ch, 3, padding=1)
+        blocks, cin = [], ch
+        for level, mult in enumerate(ch_mult):
+            for _ in range(num_res_blocks):
+                blocks.append(ResBlock(cin, ch * mult, tdim)); cin = ch * mult
+            blocks.append("down" if level != len(ch_mult) - 1 else None)
+        self.blocks = nn.ModuleList([b for b in blocks if isinstance(b, nn.Module)])
+        self.plan = blocks
+
+    def forward(self, x, t):
+        temb = self.t1(lrelu(self.t0(timestep_embedding(t, self.ch))))
+        h, i = self.conv_in(x), 0
+        for step in self.plan:
+            if step == "down":
+                h = F.avg_pool2d(h, 2, 2, ceil_mode=True)
+            elif step is not None:
+                h = self.blocks[i](h, temb); i += 1
+        h = F.relu(h).sum((2, 3))
+        return (h * self.t2(lrelu(temb))).sum(1)
+
+def seconds(fn, reps, warmup=2):
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - t0) / reps
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="cifar10-bench", choices=PRESETS)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mcmc-steps", type=int, default=30)
+    ap.add_argument("--reps", type=int, default=5)
+    a = ap.parse_args()
+    torch.manual_seed(0); torch.set_num_threads(a.threads)
+    size, channels, ch, mult, nrb, batch = PRESETS[a.preset]
+    net = EnergyNet(channels, ch, mult, nrb)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    x = torch.randn(batch, channels, size, size)
+    t = torch.full((batch,), 2, dtype=torch.long)
+    sigma, step2 = 0.5165, 4.7e-3  # level 2 of the official T=6 schedule
+
+    def langevin_step(y, x_tilde):
+        y = y.detach().requires_grad_(True)
+        logp = net(y, t).sum() / step2 - ((y - x_tilde) ** 2).sum() / (2 * sigma ** 2)
+        g, = torch.autograd.grad(logp, y)
+        return (y + 0.5 * step2 * g + math.sqrt(step2) * torch.randn_like(y)).detach()
+
+    def train_iter():
+        y = x.clone()
+        for _ in range(a.mcmc_steps):
+            y = langevin_step(y, x)
+        opt.zero_grad()
+        loss = -(net(x, t) - net(y, t)).mean()
+        loss.backward(); opt.step()
+
+    params = sum(p.numel() for p in net.parameters())
+    s = seconds(lambda: langevin_step(x, x), a.reps)
+    common = dict(peer=f"pytorch-{torch.__version__}-cpu", threads=a.threads, preset=a.preset, batch=batch, params=params)
+    print(json.dumps(dict(common, workload="langevin_step", seconds=s, image_steps_per_s=batch / s)))
+    s = seconds(train_iter, max(1, a.reps // 2), warmup=1)
+    print(json.dumps(dict(common, workload="train_iter", mcmc_steps=a.mcmc_steps, seconds=s, iters_per_s=1 / s)))
+
+if __name__ == "__main__":
+    main()
