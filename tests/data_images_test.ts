@@ -33,7 +33,7 @@ import {
   quadrantColors,
   type Rgb,
 } from "../scripts/make_fixtures.ts";
-import { testNeeding } from "./helpers/needs.ts";
+import { REAL_FASHION_MNIST, testNeeding } from "./helpers/needs.ts";
 
 /** The fixtures committed in fixtures/ (read only). */
 function fixtures(): Promise<FixtureSet> {
@@ -582,19 +582,7 @@ Deno.test("deno task data: --stats --json prints the documented keys; missing da
 
 // ---------- the real Fashion-MNIST (Debian's dataset-fashion-mnist), when installed ----------
 
-const REAL = "/usr/share/datasets/fashion-mnist";
-let realPresent = false;
-try {
-  realPresent = Deno.statSync(REAL).isDirectory;
-} catch {
-  realPresent = false;
-}
-
-testNeeding({
-  what: "the real Fashion-MNIST",
-  present: realPresent,
-  install: "apt-get install -y dataset-fashion-mnist",
-}, {
+testNeeding(REAL_FASHION_MNIST, {
   name: "real Fashion-MNIST: 60,000 train and 10,000 test images, 6,000 per class in train",
   fn: async () => {
     const train = await openImageDataset("fashion-mnist"); // found at its default location

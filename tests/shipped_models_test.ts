@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { initBackend } from "../lib/backend.ts";
 import { openImageDataset } from "../lib/data/images/mod.ts";
-import { DEBIAN_FASHION_MNIST } from "../lib/data/images/registry.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import {
   classifierAccuracy,
@@ -16,21 +15,10 @@ import {
 } from "../lib/metrics/fmnist_classifier.ts";
 import { readPng } from "../lib/io/png.ts";
 import { shippedModelPath } from "../lib/models.ts";
-import { testNeeding } from "./helpers/needs.ts";
+import { REAL_FASHION_MNIST, testNeeding } from "./helpers/needs.ts";
 import { runScript } from "./helpers/script.ts";
 
-let realData = false;
-try {
-  realData = Deno.statSync(DEBIAN_FASHION_MNIST).isDirectory;
-} catch {
-  realData = false;
-}
-
-testNeeding({
-  what: "the real Fashion-MNIST",
-  present: realData,
-  install: "apt-get install -y dataset-fashion-mnist",
-}, {
+testNeeding(REAL_FASHION_MNIST, {
   name: "the shipped classifier loads and scores its recorded accuracy on the real test split",
   fn: async () => {
     // wasm: 10,000 images in seconds (the plain-JS cpu backend takes minutes).

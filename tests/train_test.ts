@@ -71,8 +71,8 @@ Deno.test("a run records config, metrics per level, evaluations and artifacts", 
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("resuming gives exactly the run that was never interrupted", async () => {
-  const dir = await Deno.makeTempDir();
+/** A run of TINY's 6 steps and a run of its first 4, in their own results folders under `dir`. */
+async function wholeAndHalf(dir: string) {
   const whole = await train({
     config: buildConfig("8gaussians", TINY),
     backend: "cpu",
@@ -85,6 +85,12 @@ Deno.test("resuming gives exactly the run that was never interrupted", async () 
     resultsDir: `${dir}/h`,
     log: quiet,
   });
+  return { whole, half };
+}
+
+Deno.test("resuming gives exactly the run that was never interrupted", async () => {
+  const dir = await Deno.makeTempDir();
+  const { whole, half } = await wholeAndHalf(dir);
   const resumed = await train({
     resume: half.runId,
     iterations: 6,
@@ -100,18 +106,7 @@ Deno.test("resuming gives exactly the run that was never interrupted", async () 
 
 Deno.test("a checkpoint file continues as a new run elsewhere, exactly as the run would have", async () => {
   const dir = await Deno.makeTempDir();
-  const whole = await train({
-    config: buildConfig("8gaussians", TINY),
-    backend: "cpu",
-    resultsDir: `${dir}/w`,
-    log: quiet,
-  });
-  const half = await train({
-    config: buildConfig("8gaussians", { ...TINY, iterations: "4" }),
-    backend: "cpu",
-    resultsDir: `${dir}/h`,
-    log: quiet,
-  });
+  const { whole, half } = await wholeAndHalf(dir);
   // As a fresh clone would: another results folder and database, only the checkpoint file.
   const carried = `${dir}/carried.ckpt`;
   await Deno.copyFile(half.checkpoint, carried);

@@ -34,3 +34,18 @@ export function testNeeding(need: Need | Need[], def: Deno.TestDefinition): void
     },
   });
 }
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The real Fashion-MNIST of Debian's dataset-fashion-mnist, where the readers look for it. */
+export const REAL_FASHION_MNIST: Need = {
+  what: "the real Fashion-MNIST",
+  present: isDir("/usr/share/datasets/fashion-mnist"),
+  install: "apt-get install -y dataset-fashion-mnist",
+};
