@@ -18,7 +18,9 @@ import {
   type ResultsDb,
   SCHEMA_VERSION,
 } from "../lib/db/mod.ts";
+import { MIGRATIONS } from "../lib/db/migrations.ts";
 import type { KyselyResultsDb } from "../lib/db/results_db.ts";
+import { hostName, RunLeaseHolder } from "../lib/db/lease.ts";
 import { type Need, testNeeding } from "./helpers/needs.ts";
 
 // These tests pick their databases explicitly; a DATABASE_URL in the developer's environment
@@ -250,14 +252,22 @@ for (const b of BACKENDS) {
         const runId = await first.createRun(SAMPLE_RUN);
         const kdb = (first as KyselyResultsDb).db;
         const versions = await kdb.selectFrom("schema_migrations").select("version").execute();
-        assert.deepEqual(versions.map((v) => Number(v.version)), [SCHEMA_VERSION]);
+        // Every migration once, in order, the last one this code's version.
+        assert.deepEqual(
+          versions.map((v) => Number(v.version)),
+          MIGRATIONS.map((m) => m.version),
+        );
+        assert.equal(MIGRATIONS.at(-1)!.version, SCHEMA_VERSION);
         await first.close();
 
         // Reopening keeps the data and applies nothing twice.
         const second = await openResultsDb(place.opts);
         assert.equal((await second.getRun(runId))?.preset, SAMPLE_RUN.preset);
         const k2 = (second as KyselyResultsDb).db;
-        assert.equal((await k2.selectFrom("schema_migrations").selectAll().execute()).length, 1);
+        assert.equal(
+          (await k2.selectFrom("schema_migrations").selectAll().execute()).length,
+          MIGRATIONS.length,
+        );
         await k2.insertInto("schema_migrations").values({
           version: SCHEMA_VERSION + 1,
           name: "from the future",
@@ -374,7 +384,11 @@ for (const b of BACKENDS) {
           const switches = order.filter((r, i) => i > 0 && r.run_id !== order[i - 1].run_id).length;
           assert.ok(switches > writers - 1, `writers did not overlap (${switches} switches)`);
           const versions = await kdb.selectFrom("schema_migrations").selectAll().execute();
-          assert.equal(versions.length, 1, "the racing writers migrated exactly once");
+          assert.equal(
+            versions.length,
+            MIGRATIONS.length,
+            "the racing writers applied each migration exactly once",
+          );
           if (b.name === "sqlite") {
             const check = await sql<{ integrity_check: string }>`PRAGMA integrity_check`.execute(
               kdb,
@@ -620,3 +634,81 @@ for (const b of BACKENDS) {
     },
   });
 }
+
+for (const b of BACKENDS) {
+  testNeeding(b.need, {
+    name:
+      `db[${b.name}]: one trainer per run: a live lease refuses, a dead or stale one is taken over`,
+    fn: () =>
+      withDb(b, async (db) => {
+        const runId = await db.createRun(SAMPLE_RUN);
+        const first = await RunLeaseHolder.acquire(db, runId);
+        assert.equal(first.tookOver, null);
+        // A second process (here: a second acquire in this one) is refused, naming the holder.
+        await assert.rejects(() => RunLeaseHolder.acquire(db, runId), (err) => {
+          assert.ok(err instanceof UserError);
+          assert.match(
+            err.message,
+            new RegExp(`run ${runId} is being trained by process ${Deno.pid} on `),
+          );
+          return true;
+        });
+        // Heartbeats move the lease's time; a lease 6 minutes silent is stale and taken over.
+        const later = Date.now() + 6 * 60_000;
+        const second = await RunLeaseHolder.acquire(db, runId, { now: () => later });
+        assert.match(second.tookOver ?? "", /last heartbeat is \d+ s old/);
+        // The first holder learns it lost the run at its next heartbeat and stops.
+        await assert.rejects(
+          () => first.heartbeat(Date.now() + 10 * 60_000),
+          /its lease was taken/,
+        );
+        await second.release();
+        assert.equal(await db.getLease(runId), null);
+        // A holder whose process is gone from this host is taken over at once.
+        const child = new Deno.Command("true").spawn();
+        await child.status;
+        const now = new Date().toISOString();
+        assert.ok(
+          await db.insertLease({
+            runId,
+            token: "dead",
+            pid: child.pid,
+            host: hostName(),
+            acquiredAt: now,
+            heartbeatAt: now,
+          }),
+        );
+        const third = await RunLeaseHolder.acquire(db, runId);
+        assert.match(third.tookOver ?? "", new RegExp(`process ${child.pid} on this host is gone`));
+        await third.release();
+      }),
+  });
+}
+
+Deno.test("two trainings of one run at once: the second is refused with who holds it", async () => {
+  const dir = await Deno.makeTempDir();
+  const args = [`--results=${dir}`, "--backend=cpu"];
+  const first = await runScript("train.ts", [
+    "8gaussians",
+    ...args,
+    "--iterations=2",
+    "--width=8",
+    "--depth=1",
+    "--K=1",
+    "--batch=8",
+  ]);
+  assert.equal(first.code, 0, first.stderr);
+  // A live holder: this test process, as if it were training run 1.
+  const db = await openResultsDb({ path: `${dir}/results.db` });
+  const holder = await RunLeaseHolder.acquire(db, 1);
+  try {
+    const second = await runScript("train.ts", ["--resume", "1", ...args, "--iterations=4"]);
+    assert.equal(second.code, 2, second.stderr);
+    assert.match(second.stderr, new RegExp(`run 1 is being trained by process ${Deno.pid}`));
+    assert.equal((await db.getRun(1))!.status, "completed", "the refused resume changed nothing");
+  } finally {
+    await holder.release();
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

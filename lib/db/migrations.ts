@@ -98,6 +98,26 @@ export const MIGRATIONS: readonly Migration[] = [
         .column("run_id").execute();
     },
   },
+  {
+    version: 2,
+    name: "run leases: one owner per training run",
+    async up(db) {
+      // One row per run being trained: who holds it (a random token per process and run, the
+      // pid and host for the message), and when it last said it was alive.
+      await db.schema.createTable("run_leases").ifNotExists()
+        .addColumn(
+          "run_id",
+          "integer",
+          (c) => c.primaryKey().references("runs.id").onDelete("cascade"),
+        )
+        .addColumn("token", "text", (c) => c.notNull())
+        .addColumn("pid", "integer", (c) => c.notNull())
+        .addColumn("host", "text", (c) => c.notNull())
+        .addColumn("acquired_at", "text", (c) => c.notNull())
+        .addColumn("heartbeat_at", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 ];
 
 /** The newest schema version this code knows. */

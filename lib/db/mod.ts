@@ -11,6 +11,7 @@ export type {
   ResultsDb,
   RunBundle,
   RunFilter,
+  RunLease,
   RunRecord,
   RunStatus,
 } from "./types.ts";

@@ -16,6 +16,7 @@ import {
   RUN_STATUSES,
   type RunBundle,
   type RunFilter,
+  type RunLease,
   type RunRecord,
   type RunStatus,
 } from "./types.ts";
@@ -119,6 +120,17 @@ async function insertMetrics(
   }
 }
 
+function leaseRow(l: RunLease) {
+  return {
+    run_id: l.runId,
+    token: l.token,
+    pid: l.pid,
+    host: l.host,
+    acquired_at: l.acquiredAt,
+    heartbeat_at: l.heartbeatAt,
+  };
+}
+
 export class KyselyResultsDb implements ResultsDb {
   constructor(
     readonly db: Kysely<Database>,
@@ -197,6 +209,38 @@ export class KyselyResultsDb implements ResultsDb {
     const row = await this.db.selectFrom("runs").selectAll().where("id", "=", runId)
       .executeTakeFirst();
     return row ? toRunRecord(row) : null;
+  }
+
+  async getLease(runId: number): Promise<RunLease | null> {
+    const r = await this.db.selectFrom("run_leases").selectAll().where("run_id", "=", runId)
+      .executeTakeFirst();
+    return r
+      ? {
+        runId: Number(r.run_id),
+        token: r.token,
+        pid: Number(r.pid),
+        host: r.host,
+        acquiredAt: r.acquired_at,
+        heartbeatAt: r.heartbeat_at,
+      }
+      : null;
+  }
+
+  async insertLease(l: RunLease): Promise<boolean> {
+    // "On conflict do nothing" exists in both engines: an existing lease is left as it is.
+    const r = await this.db.insertInto("run_leases").values(leaseRow(l))
+      .onConflict((oc) => oc.column("run_id").doNothing()).executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0) === 1;
+  }
+
+  async swapLease(runId: number, expectedToken: string, next: RunLease | null): Promise<boolean> {
+    const r = next === null
+      ? await this.db.deleteFrom("run_leases").where("run_id", "=", runId)
+        .where("token", "=", expectedToken).executeTakeFirst()
+      : await this.db.updateTable("run_leases").set(leaseRow(next)).where("run_id", "=", runId)
+        .where("token", "=", expectedToken).executeTakeFirst();
+    const n = "numDeletedRows" in r ? r.numDeletedRows : r.numUpdatedRows;
+    return Number(n) === 1;
   }
 
   async getRunByUid(uid: string): Promise<RunRecord | null> {

@@ -52,6 +52,16 @@ export interface ArtifactsTable {
   created_at: string;
 }
 
+export interface RunLeasesTable {
+  run_id: number;
+  token: string;
+  pid: number;
+  host: string;
+  /** ISO times. */
+  acquired_at: string;
+  heartbeat_at: string;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -63,5 +73,6 @@ export interface Database {
   metrics: MetricsTable;
   evaluations: EvaluationsTable;
   artifacts: ArtifactsTable;
+  run_leases: RunLeasesTable;
   schema_migrations: SchemaMigrationsTable;
 }

@@ -88,6 +88,17 @@ export interface RunFilter {
 
 export type DbKind = "sqlite" | "postgres";
 
+/** Who trains a run: one process at a time (see lib/db/lease.ts). */
+export interface RunLease {
+  runId: number;
+  /** Random, per process and run: only its holder renews or releases a lease. */
+  token: string;
+  pid: number;
+  host: string;
+  acquiredAt: string;
+  heartbeatAt: string;
+}
+
 export interface ResultsDb {
   /** Which engine this database runs on. */
   readonly kind: DbKind;
@@ -104,6 +115,15 @@ export interface ResultsDb {
   addEvaluation(row: EvaluationRow): Promise<void>;
   addArtifact(row: ArtifactRow): Promise<void>;
   getRun(runId: number): Promise<RunRecord | null>;
+  /** The run's lease, or null when no process holds it. */
+  getLease(runId: number): Promise<RunLease | null>;
+  /** Inserts the lease; false when the run already has one. */
+  insertLease(lease: RunLease): Promise<boolean>;
+  /**
+   * Replaces the lease held with `expectedToken` (a compare-and-swap: false when another process
+   * changed it first), or with `next === null` deletes it.
+   */
+  swapLease(runId: number, expectedToken: string, next: RunLease | null): Promise<boolean>;
   getRunByUid(uid: string): Promise<RunRecord | null>;
   /** Runs in creation order (oldest first). */
   listRuns(filter?: RunFilter): Promise<RunRecord[]>;

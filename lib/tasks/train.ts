@@ -153,6 +153,6 @@ async function trainWithDb(
     }
     throw err;
   } finally {
-    run.close();
+    await run.close();
   }
 }

@@ -111,6 +111,10 @@ export async function runTrainingLoop(ctx: LoopContext): Promise<LoopOutcome> {
       // and cpu backends) never lets in: yield once per step so a stop is seen within a step.
       await new Promise((resolve) => setTimeout(resolve, 0));
       if (stop.signal()) break;
+      // Still this run's trainer? (A database that went away only skips the heartbeat.)
+      await ctx.run.lease.heartbeat().catch((err) => {
+        if (err instanceof UserError) throw err;
+      });
       const x0 = await source.next(config.train.batch, state.rng);
       const r = await trainStep(x0);
       x0.dispose();

@@ -10,6 +10,7 @@ import type { TrainConfig } from "../config.ts";
 import { type DataSource, dataSourceFor } from "../data/source.ts";
 import type { ResultsDb } from "../db/mod.ts";
 import { JOURNAL_FILE } from "../db/journal.ts";
+import { RunLeaseHolder } from "../db/lease.ts";
 import { RunRecorder } from "../db/run_recorder.ts";
 import { UserError } from "../errors.ts";
 import { removeStaleTemporaries } from "../io/atomic.ts";
@@ -182,7 +183,10 @@ export interface OpenRun {
   rec: RunRecorder;
   source: DataSource;
   pool: ShardPool | null;
-  close(): void;
+  /** This process's lease on the run: one trainer per run (lib/db/lease.ts). */
+  lease: RunLeaseHolder;
+  /** Releases the lease and everything else. */
+  close(): Promise<void>;
 }
 
 /**
@@ -200,6 +204,9 @@ export async function openRun(
   const { config, startFrom } = plan;
   let state: TrainState | undefined;
   let source: DataSource | undefined;
+  // One trainer per run: a second process resuming it is refused here, before it touches a file.
+  const lease = await RunLeaseHolder.acquire(db, runId);
+  if (lease.tookOver) opts.log(`run ${runId}: ${lease.tookOver}`);
   // A resume that cannot start leaves the run's status as it was (its files did not change).
   let running = !plan.existing;
   try {
@@ -225,15 +232,19 @@ export async function openRun(
       rec,
       source,
       pool,
-      close: () => {
+      lease,
+      close: async () => {
         pool?.close();
         opened.source.close?.();
         disposeTrainState(opened.state);
+        // A database lost mid-run cannot take the release; its lease goes stale instead.
+        await lease.release().catch(() => {});
       },
     };
   } catch (err) {
     source?.close?.();
     if (state) disposeTrainState(state);
+    await lease.release().catch(() => {});
     if (running) {
       const why = (err as Error).message.split("\n")[0];
       await db.setRunStatus(runId, "failed", why).catch(() => {});
