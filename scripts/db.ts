@@ -8,7 +8,7 @@
  *
  * --db defaults to DATABASE_URL, else results/results.db. Runs keep a unique id (uid) across
  * databases, so import and sync never duplicate a run. replay loads the journal a training run
- * wrote when it lost its database mid-run (results/runs/ID/db_journal.json).
+ * wrote when it lost its database mid-run (results/runs/<uid>/db_journal.json).
  */
 import { Command, InvalidArgumentError } from "commander";
 import { runMain, UserError } from "../lib/errors.ts";

@@ -2,6 +2,16 @@ import assert from "node:assert/strict";
 
 import { ROOT as root, runScript } from "./helpers/script.ts";
 
+/** The one run folder under `${results}/runs` (named by the run's uid), or null before it exists. */
+function onlyRunDir(results: string): string | null {
+  try {
+    const dirs = [...Deno.readDirSync(`${results}/runs`)].filter((e) => e.isDirectory);
+    return dirs.length === 1 ? `${results}/runs/${dirs[0].name}` : null;
+  } catch {
+    return null;
+  }
+}
+
 function assertOneClearLine(r: { code: number; stderr: string }, pattern: RegExp) {
   assert.equal(r.code, 2, r.stderr);
   const lines = r.stderr.trim().split("\n");
@@ -102,11 +112,14 @@ Deno.test("a training killed at any moment resumes with nothing lost in the data
     stderr: "null",
   }).spawn();
   // Kill it (SIGKILL: no chance to clean up) once it has written a checkpoint and kept going.
-  const ckpt = `${dir}/runs/1/checkpoint.ckpt`;
-  for (let i = 0; i < 600; i++) {
+  let ckpt = "";
+  for (let i = 0; i < 600 && !ckpt; i++) {
     await new Promise((r) => setTimeout(r, 100));
+    const runDir = onlyRunDir(dir);
     try {
-      if ((await Deno.stat(ckpt)).isFile) break;
+      if (runDir && (await Deno.stat(`${runDir}/checkpoint.ckpt`)).isFile) {
+        ckpt = `${runDir}/checkpoint.ckpt`;
+      }
     } catch { /* not yet */ }
   }
   await new Promise((r) => setTimeout(r, 300));
@@ -169,7 +182,8 @@ Deno.test("SIGTERM stops a training within a step: checkpoint, status stopped, r
   assert.equal(outcome, "exited", "the training did not stop within 60 s of SIGTERM");
   assert.equal(status.code, 0);
   const { loadCheckpoint } = await import("../lib/io/checkpoint.ts");
-  const ckpt = `${dir}/runs/1/checkpoint.ckpt`;
+  const runDir = onlyRunDir(dir)!;
+  const ckpt = `${runDir}/checkpoint.ckpt`;
   const stoppedAt = (await loadCheckpoint(ckpt)).meta.step;
   // Stopped at the step the signal arrived in, not at the next periodic checkpoint (100,000).
   assert.ok(stoppedAt >= 5 && stoppedAt < 100, `stopped at step ${stoppedAt}`);
@@ -178,7 +192,7 @@ Deno.test("SIGTERM stops a training within a step: checkpoint, status stopped, r
   assert.equal((await db.getRun(1))!.status, "stopped");
   await db.close();
   // A write killed mid-way leaves its temporary file; the next start of the run removes it.
-  const stale = `${dir}/runs/1/.checkpoint.ckpt.abc123.tmp`;
+  const stale = `${runDir}/.checkpoint.ckpt.abc123.tmp`;
   await Deno.writeTextFile(stale, "half a checkpoint");
   const r = await runScript("train.ts", [
     "--resume",

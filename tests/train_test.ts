@@ -138,3 +138,57 @@ Deno.test("a checkpoint file continues as a new run elsewhere, exactly as the ru
   );
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("run identity: runs of two databases sharing a results folder never mix their files", async () => {
+  const dir = await Deno.makeTempDir();
+  const run = (db: string) =>
+    train({
+      config: buildConfig("8gaussians", TINY),
+      backend: "cpu",
+      resultsDir: dir,
+      dbPath: `${dir}/${db}`,
+      log: quiet,
+    });
+  const a = await run("a.db");
+  const b = await run("b.db");
+  // Both are run 1 of their database; their folders are their uids, so nothing is overwritten.
+  assert.equal(a.runId, 1);
+  assert.equal(b.runId, 1);
+  assert.notEqual(a.runDir, b.runDir);
+  const dbA = await openResultsDb({ path: `${dir}/a.db` });
+  const runA = (await dbA.getRun(1))!;
+  assert.equal(a.runDir, `${dir}/runs/${runA.uid}`);
+  assert.equal((await loadCheckpoint(a.checkpoint)).meta.extra?.runUid, runA.uid);
+  // Another run's checkpoint in A's folder (a copy, a second database's run 1 of the old
+  // layout): resume and sampling refuse it, naming the owner.
+  await Deno.copyFile(b.checkpoint, a.checkpoint);
+  await assert.rejects(
+    () => train({ resume: 1, iterations: 8, backend: "cpu", resultsDir: dir, db: dbA, log: quiet }),
+    /belongs to another run/,
+  );
+  const { runCheckpoint } = await import("../lib/run_files.ts");
+  await assert.rejects(() => runCheckpoint(dbA, 1), /belongs to another run/);
+  // A run folder outside the results folder, or a symbolic link, is refused for training.
+  const elsewhere = await Deno.makeTempDir();
+  await assert.rejects(
+    () =>
+      train({
+        resume: 1,
+        iterations: 8,
+        backend: "cpu",
+        resultsDir: elsewhere,
+        db: dbA,
+        log: quiet,
+      }),
+    /outside the results folder/,
+  );
+  await dbA.setRunDir(1, `${dir}/runs/link`);
+  await Deno.symlink(b.runDir, `${dir}/runs/link`);
+  await assert.rejects(
+    () => train({ resume: 1, iterations: 8, backend: "cpu", resultsDir: dir, db: dbA, log: quiet }),
+    /is a symbolic link/,
+  );
+  await dbA.close();
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(elsewhere, { recursive: true });
+});

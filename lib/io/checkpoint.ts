@@ -156,6 +156,52 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
   return { meta, tensors };
 }
 
+/**
+ * A checkpoint's header (step, config, provenance) without its tensor data: for checks that must
+ * not read a whole large file.
+ */
+export async function readCheckpointMeta(path: string): Promise<CheckpointMeta> {
+  let f: Deno.FsFile;
+  try {
+    f = await Deno.open(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UserError(`checkpoint not found: ${path}; check the path or the run id`);
+    }
+    throw new UserError(`cannot read checkpoint ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const head = new Uint8Array(MAGIC.length + 4);
+    const readExactly = async (buf: Uint8Array) => {
+      let at = 0;
+      while (at < buf.length) {
+        const n = await f.read(buf.subarray(at));
+        if (n === null) return false;
+        at += n;
+      }
+      return true;
+    };
+    const bad = (why: string) =>
+      new UserError(
+        `${path} is not a valid DRL checkpoint (${why}); was it written by this toolkit?`,
+      );
+    if (!(await readExactly(head)) || !MAGIC.every((b, i) => head[i] === b)) {
+      throw bad("wrong magic bytes");
+    }
+    const length = new DataView(head.buffer).getUint32(MAGIC.length, true);
+    const header = new Uint8Array(length);
+    if (!(await readExactly(header))) throw bad("truncated header");
+    try {
+      const { tensors: _t, checksum: _c, ...meta } = JSON.parse(new TextDecoder().decode(header));
+      return meta as CheckpointMeta;
+    } catch {
+      throw bad("unreadable header");
+    }
+  } finally {
+    f.close();
+  }
+}
+
 /** Assigns a checkpoint group's values to variables of matching names and shapes. */
 export function restoreGroup(
   ckpt: Checkpoint,

@@ -21,7 +21,7 @@ import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
 import { drawSamples } from "../samplers/progressive.ts";
 import { loadForSampling } from "../train_state.ts";
-import { runCheckpointPath } from "../run_files.ts";
+import { runCheckpoint as runCheckpointOf } from "../run_files.ts";
 import { gitCommit } from "../git.ts";
 import { loadFeatureExtractor } from "../metrics/extractors.ts";
 import {
@@ -276,38 +276,13 @@ export interface SamplingModel {
   step: number;
 }
 
-/**
- * The run and its checkpoint's path (the latest, or the copy kept at `step`), or a UserError
- * saying what is missing.
- */
-export async function runCheckpoint(
+/** A recorded image run and its checkpoint (the latest or the one kept at `step`), checked. */
+export function runCheckpoint(
   db: ResultsDb,
   runId: number,
   step?: number,
 ): Promise<{ run: RunRecord; path: string }> {
-  const run = await db.getRun(runId);
-  if (!run) {
-    throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
-  }
-  const config = run.config as Partial<TrainConfig>;
-  if (config.task !== "images") {
-    throw new UserError(
-      `run ${runId} is a '${run.task}' run, not an image model; FID/IS/KID need images`,
-    );
-  }
-  if (!run.dir) throw new UserError(`run ${runId} has no folder, so no checkpoint to sample from`);
-  const path = runCheckpointPath(run.dir, step);
-  try {
-    await Deno.stat(path);
-  } catch {
-    throw new UserError(
-      step === undefined
-        ? `run ${runId} has no checkpoint at ${path} (it died before its first one, or its folder moved)`
-        : `run ${runId} kept no checkpoint at step ${step} (${path}); train with --keep-every=N ` +
-          `to keep copies every N steps`,
-    );
-  }
-  return { run, path };
+  return runCheckpointOf(db, runId, step, { images: true });
 }
 
 /** Loads a checkpoint's EMA weights for sampling. */

@@ -9,7 +9,6 @@ import { type BackendChoice, initBackend } from "../backend.ts";
 import { getToy2d } from "../data/toy2d.ts";
 import type { ResultsDb } from "../db/mod.ts";
 import { imageShape, levelStrips } from "./image_grids.ts";
-import { UserError } from "../errors.ts";
 import { TOY_BOX } from "./toy2d_report.ts";
 import { gitCommit } from "../git.ts";
 import { writeToy2dFigure } from "../io/plot2d.ts";
@@ -18,7 +17,7 @@ import { Rng } from "../rng.ts";
 import { type LongRunSnapshot, runLongChains } from "../samplers/long_run.ts";
 import { drawSamples } from "../samplers/progressive.ts";
 import { loadForSampling } from "../train_state.ts";
-import { runCheckpointPath } from "../run_files.ts";
+import { runCheckpoint } from "../run_files.ts";
 
 export interface SampleOptions {
   checkpoint: string;
@@ -284,14 +283,7 @@ export async function sampleFromCheckpoint(
   }
 }
 
-/** The checkpoint of a recorded training run. */
+/** The checkpoint of a recorded training run, checked to be its own. */
 export async function checkpointOfRun(db: ResultsDb, runId: number): Promise<string> {
-  const run = await db.getRun(runId);
-  if (!run) {
-    throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
-  }
-  if (!run.dir) {
-    throw new UserError(`run ${runId} has no folder (task ${run.task}); give --checkpoint`);
-  }
-  return runCheckpointPath(run.dir);
+  return (await runCheckpoint(db, runId)).path;
 }

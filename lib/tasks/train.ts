@@ -93,7 +93,7 @@ async function trainWithDb(
   db: ResultsDb,
   log: (line: string) => void,
 ): Promise<TrainSummary> {
-  const plan = await planRun(opts, db);
+  const plan = await planRun(opts, db, opts.resultsDir);
   const { config } = plan;
   const backend = await initBackend(opts.backend, () => backendProbe(config));
   log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
@@ -134,7 +134,8 @@ async function trainWithDb(
     };
   };
   try {
-    const loop = await runTrainingLoop({ config, runId, runDir, run, commit, log });
+    const runUid = (await db.getRun(runId))!.uid;
+    const loop = await runTrainingLoop({ config, runId, runUid, runDir, run, commit, log });
     if (loop.stoppedBy) {
       await rec.setRunStatus("stopped", `stopped by ${loop.stoppedBy} at step ${state.step}`);
       log(`stopped by ${loop.stoppedBy} at step ${state.step}; resume with --resume ${runId}`);

@@ -17,6 +17,8 @@ import type { OpenRun } from "./train_setup.ts";
 export interface LoopContext {
   config: TrainConfig;
   runId: number;
+  /** Recorded in every checkpoint: whose files these are (lib/run_files.ts). */
+  runUid: string;
   runDir: string;
   run: OpenRun;
   commit: string | null;
@@ -94,7 +96,7 @@ export async function runTrainingLoop(ctx: LoopContext): Promise<LoopOutcome> {
     // Rows first, then the checkpoint: a kill in between leaves rows past the checkpoint, which a
     // resume deletes and logs again, so the database always matches what training did.
     await rec.logMetrics(pending.splice(0));
-    await saveTrainState(ckptPath, state, ctx.commit, { runId });
+    await saveTrainState(ckptPath, state, ctx.commit, { runId, runUid: ctx.runUid });
     if (keepEvery > 0 && state.step % keepEvery === 0) {
       const kept = runCheckpointPath(runDir, state.step);
       await copyFileAtomic(ckptPath, kept);

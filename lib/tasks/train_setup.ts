@@ -18,7 +18,13 @@ import { loadCheckpoint } from "../io/checkpoint.ts";
 import { defaultThreads } from "../kernels/native.ts";
 import { ShardPool } from "../parallel/shard_pool.ts";
 import { Rng } from "../rng.ts";
-import { RUN_CONFIG_FILE, runCheckpointPath } from "../run_files.ts";
+import {
+  checkCheckpointOwner,
+  checkedRunDir,
+  RUN_CONFIG_FILE,
+  runCheckpointPath,
+  runFolder,
+} from "../run_files.ts";
 import { makeTrainStep } from "../train_step.ts";
 import {
   createTrainState,
@@ -88,7 +94,11 @@ function withIterations(config: TrainConfig, iterations: number | undefined): Tr
 }
 
 /** A new run, an existing one with its last checkpoint, or a checkpoint file continued. */
-export async function planRun(opts: PlanOptions, db: ResultsDb): Promise<RunPlan> {
+export async function planRun(
+  opts: PlanOptions,
+  db: ResultsDb,
+  resultsDir: string,
+): Promise<RunPlan> {
   if (opts.resume !== undefined) {
     const run = await db.getRun(opts.resume);
     if (!run) {
@@ -97,7 +107,9 @@ export async function planRun(opts: PlanOptions, db: ResultsDb): Promise<RunPlan
       );
     }
     if (!run.dir) throw new UserError(`run ${opts.resume} has no folder to resume from`);
-    const startFrom = runCheckpointPath(run.dir);
+    // Training writes into the folder: it must be a real folder inside the results folder.
+    const dir = await checkedRunDir(run, resultsDir);
+    const startFrom = runCheckpointPath(dir);
     try {
       await Deno.stat(startFrom);
     } catch {
@@ -106,9 +118,11 @@ export async function planRun(opts: PlanOptions, db: ResultsDb): Promise<RunPlan
           `start a new run instead`,
       );
     }
+    // The checkpoint must be this run's own, not one of a run of another database.
+    await checkCheckpointOwner(startFrom, run);
     return {
       config: withIterations(run.config as TrainConfig, opts.iterations),
-      existing: { id: run.id, dir: run.dir },
+      existing: { id: run.id, dir },
       startFrom,
       continued: false,
     };
@@ -153,7 +167,7 @@ export async function openRunRow(
     seed: config.seed,
     dir: null,
   });
-  const runDir = join(resultsDir, "runs", String(runId));
+  const runDir = runFolder(resultsDir, (await db.getRun(runId))!.uid);
   await Deno.mkdir(runDir, { recursive: true });
   await db.setRunDir(runId, runDir);
   await Deno.writeTextFile(join(runDir, RUN_CONFIG_FILE), JSON.stringify(config, null, 2) + "\n");
