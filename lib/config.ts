@@ -6,7 +6,7 @@ import { UserError } from "./errors.ts";
 import type { NetConfig } from "./nets/types.ts";
 import type { AdamConfig } from "./optim.ts";
 import { SAMPLER_KINDS, type SamplerKind } from "./samplers/langevin.ts";
-import { SCHEDULE_KINDS, type ScheduleConfig } from "./schedule.ts";
+import { makeSchedule, SCHEDULE_KINDS, type ScheduleConfig } from "./schedule.ts";
 
 export type Task = "toy2d" | "images";
 
@@ -218,6 +218,8 @@ export function validateConfig(c: TrainConfig): void {
   if (!(c.schedule.b2 > 0)) {
     throw new UserError(`schedule.b2 must be positive (got ${c.schedule.b2})`);
   }
+  // The schedule's own checks (e.g. the drl formula's T <= 501) as a config error, not later.
+  makeSchedule(c.schedule);
 }
 
 /** The fields a user can set, with their current values, for --help. */

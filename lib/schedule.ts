@@ -43,7 +43,7 @@ export interface ScheduleConfig {
 export function drlAlphas(T: number): number[] {
   if (!Number.isInteger(T) || T < 2 || T > 501) {
     throw new UserError(
-      `the drl schedule needs an integer T in [2, 501] (got ${T}); use --kind cosine`,
+      `the drl schedule needs an integer T in [2, 501] (got ${T}); use the cosine schedule (train --schedule=cosine, schedule --kind cosine)`,
     );
   }
   const betas = Array.from({ length: 1000 }, (_, i) => 1e-4 + (0.02 - 1e-4) * i / 999);

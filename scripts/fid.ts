@@ -72,6 +72,12 @@ await runMain(async () => {
     return extractor;
   };
   const statsOfSource = async (source: ImageSource, label: string): Promise<FidStats> => {
+    if (source.count < 2) {
+      throw new UserError(
+        `${label} has ${source.count} image${source.count === 1 ? "" : "s"}; the Frechet ` +
+          "distance needs a covariance, so at least 2 (thousands for a meaningful FID)",
+      );
+    }
     const ex = await ensureExtractor();
     const progress = createProgress(source.count, 0);
     const t0 = performance.now();

@@ -54,6 +54,22 @@ Deno.test("bad input: one clear line, exit code 2, no stack trace", async (t) =>
       /no run 999 in .*deno task compare/,
     );
   });
+  await t.step("train with a T the drl schedule cannot make", async () => {
+    assertOneClearLine(
+      await runScript("train.ts", ["--T=600", `--results=${dir}`]),
+      /the drl schedule needs an integer T in \[2, 501\] \(got 600\); use the cosine schedule/,
+    );
+  });
+  await t.step("FID of a folder with one image", async () => {
+    const one = `${dir}/one`;
+    await Deno.mkdir(one);
+    const { writePng } = await import("../lib/io/png.ts");
+    await writePng(`${one}/a.png`, new Uint8Array(28 * 28), 28, 28, 1);
+    assertOneClearLine(
+      await runScript("fid.ts", [one, one, "--features", "fmnist", "--backend", "cpu"]),
+      /has 1 image; the Frechet distance needs a covariance, so at least 2/,
+    );
+  });
   await t.step("schedule with a bad T", async () => {
     assertOneClearLine(
       await runScript("schedule.ts", ["--kind", "drl", "--T", "600"]),

@@ -14,6 +14,7 @@ import {
   type MetricRow,
   openResultsDb,
   openResultsDbOrFallback,
+  redactUrl,
   resolveDbTarget,
   type ResultsDb,
   SCHEMA_VERSION,
@@ -710,5 +711,28 @@ Deno.test("two trainings of one run at once: the second is refused with who hold
     await holder.release();
     await db.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a password in a database URL is never printed, in any URL form", () => {
+  const cases: [string, string][] = [
+    ["postgres://drl:s3cret@127.0.0.1:5432/drl", "postgres://drl:***@127.0.0.1:5432/drl"],
+    // '@', ':', '/' and '%' in the password; a username with no password.
+    ["postgres://u:p@ss:w/rd%40x@db.example:5432/r", "postgres://u:***@db.example:5432/r"],
+    ["postgresql://only-user@host/db", "postgresql://only-user@host/db"],
+    // Query parameters that carry secrets (libpq's password, sslpassword), others kept.
+    [
+      "postgres://host/db?user=u&password=hunter2&sslmode=require&sslpassword=x%20y",
+      "postgres://host/db?user=u&password=***&sslmode=require&sslpassword=***",
+    ],
+    ["postgres://u:%E0%A4%A@host/db", "postgres://u:***@host/db"],
+    ["not a url u:pw@host", "not a url u:pw@host"],
+  ];
+  for (const [url, want] of cases) {
+    const got = redactUrl(url);
+    assert.equal(got, want, url);
+    for (const secret of ["s3cret", "p@ss", "rd%40x", "hunter2", "x%20y", "%E0%A4%A"]) {
+      if (url.includes(secret) && want !== url) assert.ok(!got.includes(secret), `${url}: ${got}`);
+    }
   }
 });

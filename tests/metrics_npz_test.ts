@@ -3,6 +3,7 @@ import { NUMPY, PYTHON } from "./helpers/numpy.ts";
 import { testNeeding } from "./helpers/needs.ts";
 import { UserError } from "../lib/errors.ts";
 import {
+  covarianceProblem,
   decodeFidStats,
   encodeFidStats,
   encodeNpy,
@@ -60,7 +61,14 @@ Deno.test("parseNpy: big-endian float32 and Fortran order become native C-order 
 Deno.test("npz: FID statistics round-trip, stored and deflated, with n and the extractor name", () => {
   const d = 5;
   const mu = Float64Array.from({ length: d }, (_, i) => Math.PI * (i - 2));
-  const sigma = Float64Array.from({ length: d * d }, (_, i) => Math.sin(i) / 3);
+  // A covariance: B B^T for a fixed B (symmetric, positive semi-definite).
+  const b = Float64Array.from({ length: d * d }, (_, i) => Math.sin(i) / 3);
+  const sigma = new Float64Array(d * d);
+  for (let i = 0; i < d; i++) {
+    for (let j = 0; j < d; j++) {
+      for (let k = 0; k < d; k++) sigma[i * d + j] += b[i * d + k] * b[j * d + k];
+    }
+  }
   for (const compress of [false, true]) {
     const bytes = encodeFidStats({ mu, sigma, n: 12345, features: "inception-pool3" }, {
       compress,
@@ -178,4 +186,19 @@ print("ok" if ok else "mismatch")
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("FID statistics whose sigma cannot be a covariance are refused, naming the file", () => {
+  const ok = Float64Array.from([4, 1, 1, 9]);
+  assert.equal(covarianceProblem(ok, 2), null);
+  assert.match(covarianceProblem(Float64Array.from([4, 1, 2, 9]), 2)!, /not symmetric/);
+  assert.match(covarianceProblem(Float64Array.from([-1, 0, 0, 9]), 2)!, /negative variance/);
+  assert.match(covarianceProblem(Float64Array.from([1, 5, 5, 1]), 2)!, /exceeds sqrt/);
+  assert.match(covarianceProblem(Float64Array.from([1, NaN, NaN, 1]), 2)!, /not finite/);
+  const bytes = encodeFidStats({ mu: new Float64Array(2), sigma: Float64Array.from([4, 1, 2, 9]) });
+  assert.throws(() => decodeFidStats(bytes, "x.npz"), (err) => {
+    assert.ok(err instanceof UserError);
+    assert.match(err.message, /^x\.npz: sigma is not a covariance matrix \(not symmetric/);
+    return true;
+  });
 });

@@ -72,6 +72,19 @@ class ImmediateTransactionDriver extends SqliteDriver {
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw("begin immediate"));
   }
+
+  /**
+   * SQLite rolls a transaction back by itself on some errors (a full disk, SQLITE_FULL); Kysely's
+   * own rollback then fails with "cannot rollback - no transaction is active", and that error
+   * would hide the real one. Only a rollback that had something to undo may fail loudly.
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    try {
+      await super.rollbackTransaction(connection);
+    } catch (err) {
+      if (!/no transaction is active/i.test((err as Error).message)) throw err;
+    }
+  }
 }
 
 /**

@@ -71,14 +71,41 @@ export function dbOptionsFor(value: string | undefined): OpenOptions {
   return { url: /^[a-z][a-z0-9+.-]*:/i.test(value) ? value : `sqlite:${value}` };
 }
 
-/** The URL without its password, safe to print. */
+/** Query parameters that may carry a secret (libpq's password, sslpassword, tokens, keys). */
+const SECRET_PARAM = /pass|pwd|secret|token|key/i;
+
+/**
+ * The URL without its secrets, safe to print in any form: the userinfo password (also one with
+ * '@', ':' or '%' in it, or a URL the parser refuses), and query parameters named like secrets.
+ */
 export function redactUrl(url: string): string {
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url);
+  if (!scheme) return url;
+  // The query starts at the first '?' (or '#'); the userinfo ends at the last '@' before it, so
+  // a password holding '@', ':' or even '/' is covered (at worst a path is over-redacted).
+  const end = url.search(/[?#]/);
+  const head = end < 0 ? url : url.slice(0, end);
+  const tail = end < 0 ? "" : url.slice(end);
+  const at = head.lastIndexOf("@");
+  let out = head;
+  if (at > scheme[0].length) {
+    const userinfo = head.slice(scheme[0].length, at);
+    const colon = userinfo.indexOf(":");
+    if (colon >= 0) out = `${scheme[0]}${userinfo.slice(0, colon)}:***${head.slice(at)}`;
+  }
+  const query = tail.replace(
+    /([?&])([^=&#]*)=([^&#]*)/g,
+    (all, sep: string, name: string) =>
+      SECRET_PARAM.test(decodeURIComponentSafe(name)) ? `${sep}${name}=***` : all,
+  );
+  return out + query;
+}
+
+function decodeURIComponentSafe(s: string): string {
   try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
+    return decodeURIComponent(s);
   } catch {
-    return url.replace(/:\/\/([^:/@]+):[^@]*@/, "://$1:***@");
+    return s;
   }
 }
 

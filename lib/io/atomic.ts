@@ -4,7 +4,15 @@
  * leaves a half-written file under the real name.
  */
 import { basename, dirname } from "node:path";
-import { UserError } from "../errors.ts";
+import { isDiskFull, UserError } from "../errors.ts";
+
+/** The clear error for a full disk while writing `path`: the previous complete file is kept. */
+export function diskFullError(path: string): UserError {
+  return new UserError(
+    `cannot write ${path}: the disk is full; free some space, then run again (a training run: ` +
+      `--resume it; its last complete checkpoint is kept)`,
+  );
+}
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const dir = dirname(path);
@@ -28,6 +36,7 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     tmp = undefined;
   } catch (err) {
     if (tmp !== undefined) await Deno.remove(tmp).catch(() => {});
+    if (isDiskFull(err)) throw diskFullError(path);
     if (err instanceof Deno.errors.PermissionDenied || err instanceof Deno.errors.NotCapable) {
       throw new UserError(`cannot write ${path}: permission denied; choose a writable folder`);
     }
@@ -50,7 +59,7 @@ export async function copyFileAtomic(from: string, to: string): Promise<void> {
     await Deno.rename(tmp, to);
   } catch (err) {
     await Deno.remove(tmp).catch(() => {});
-    throw err;
+    throw isDiskFull(err) ? diskFullError(to) : err;
   }
 }
 

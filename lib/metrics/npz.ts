@@ -262,12 +262,50 @@ export function decodeFidStats(bytes: Uint8Array, source: string): FidStats {
       `${source}: expected float mu (d,) and sigma (d, d), got mu (${mu.shape}) and sigma (${sigma.shape})`,
     );
   }
+  const bad = covarianceProblem(sigmaData, d);
+  if (bad) {
+    throw new UserError(
+      `${source}: sigma is not a covariance matrix (${bad}); the file is damaged or not FID ` +
+        "statistics: recompute it",
+    );
+  }
   const stats: FidStats = { mu: muData, sigma: sigmaData };
   const n = arrays.get("n")?.data;
   if (n && n.length === 1 && !Array.isArray(n)) stats.n = Number(n[0]);
   const features = arrays.get("features")?.data;
   if (Array.isArray(features) && features.length === 1) stats.features = features[0];
   return stats;
+}
+
+/**
+ * Why a d x d matrix cannot be a covariance, or null: every entry finite, symmetric, a
+ * non-negative diagonal and |s_ij| <= sqrt(s_ii s_jj) (what positive semi-definiteness implies
+ * entry by entry), each within a relative 1e-6 of float32 rounding. A full eigen-decomposition
+ * would also catch subtler cases, at the cost of the FID itself; pytorch-fid checks none of this.
+ */
+export function covarianceProblem(s: Float64Array, d: number): string | null {
+  let scale = 0;
+  for (let i = 0; i < d; i++) scale = Math.max(scale, Math.abs(s[i * d + i]));
+  const tol = 1e-6 * Math.max(scale, 1e-30);
+  for (let i = 0; i < d; i++) {
+    const sii = s[i * d + i];
+    if (!Number.isFinite(sii)) return `sigma[${i}][${i}] is ${sii}`;
+    if (sii < -tol) return `a negative variance sigma[${i}][${i}] = ${sii}`;
+    for (let j = i + 1; j < d; j++) {
+      const a = s[i * d + j], b = s[j * d + i];
+      if (!Number.isFinite(a) || !Number.isFinite(b)) return `sigma[${i}][${j}] is not finite`;
+      if (Math.abs(a - b) > tol) {
+        return `not symmetric: sigma[${i}][${j}] = ${a}, sigma[${j}][${i}] = ${b}`;
+      }
+      const bound = Math.sqrt(Math.max(sii, 0) * Math.max(s[j * d + j], 0));
+      if (Math.abs(a) > bound + tol) {
+        return `|sigma[${i}][${j}]| = ${
+          Math.abs(a)
+        } exceeds sqrt(sigma[${i}][${i}] sigma[${j}][${j}]) = ${bound}`;
+      }
+    }
+  }
+  return null;
 }
 
 /** Encodes FID statistics as .npz bytes: float64 mu and sigma (as pytorch-fid), plus n and features. */
