@@ -68,7 +68,8 @@ await runMain(async () => {
     resume,
     continueFrom,
     iterations,
-    backend: ((args.flags.backend as string | undefined) ?? "auto") as BackendChoice,
+    // Absent: "auto" for a new run, the run's own backend for --resume.
+    backend: args.flags.backend as BackendChoice | undefined,
     resultsDir: results,
     dbPath: args.flags.db as string | undefined,
     workers: intFlag("workers", args.flags.workers),

@@ -8,6 +8,7 @@
  */
 import { UserError } from "../errors.ts";
 import type { ResultsDb, RunLease } from "./types.ts";
+import { DB_WRITE_TIMEOUT_MS, withTimeout } from "./run_recorder.ts";
 
 /** A holder renews at least this often while it trains. */
 export const LEASE_HEARTBEAT_MS = 30_000;
@@ -113,7 +114,11 @@ export class RunLeaseHolder {
   async heartbeat(now = Date.now()): Promise<void> {
     if (now - this.#lastBeat < LEASE_HEARTBEAT_MS) return;
     this.#lastBeat = now;
-    const held = await this.db.getLease(this.runId);
+    const held = await withTimeout(
+      this.db.getLease(this.runId),
+      DB_WRITE_TIMEOUT_MS,
+      "the database did not answer",
+    );
     if (!held || held.token !== this.token) {
       throw new UserError(
         `run ${this.runId}: its lease was taken by ${
@@ -121,14 +126,22 @@ export class RunLeaseHolder {
         } while this process trained it; stopping so two processes never write one run`,
       );
     }
-    await this.db.swapLease(this.runId, this.token, {
-      ...held,
-      heartbeatAt: new Date(now).toISOString(),
-    });
+    await withTimeout(
+      this.db.swapLease(this.runId, this.token, {
+        ...held,
+        heartbeatAt: new Date(now).toISOString(),
+      }),
+      DB_WRITE_TIMEOUT_MS,
+      "the database did not answer",
+    );
   }
 
   /** Gives the lease back (nothing if another process took it meanwhile). */
   async release(): Promise<void> {
-    await this.db.swapLease(this.runId, this.token, null);
+    await withTimeout(
+      this.db.swapLease(this.runId, this.token, null),
+      DB_WRITE_TIMEOUT_MS,
+      "the database did not answer",
+    );
   }
 }

@@ -233,7 +233,31 @@ function describePostgresFailure(err: unknown, url: string): UserError | null {
   return null;
 }
 
+let socketBugGuarded = false;
+
+/**
+ * postgres.js (3.4.x) under Deno: when the server goes away, a batched write it scheduled with
+ * setImmediate can still run after the connection closed (Deno's clearImmediate does not cancel
+ * it), and `socket.write` on the closed socket throws from a timer: an uncaught error that would
+ * kill the process. The queries of that connection were already rejected (a training run then
+ * journals its rows), so that one error is dropped; every other uncaught error stays fatal.
+ */
+function guardPostgresSocketBug(): void {
+  if (socketBugGuarded) return;
+  socketBugGuarded = true;
+  globalThis.addEventListener("error", (e: ErrorEvent) => {
+    const err = e.error as Error | undefined;
+    if (
+      err instanceof TypeError && /reading 'write'/.test(err.message) &&
+      /postgres\/src\/connection\.js/.test(err.stack ?? "")
+    ) {
+      e.preventDefault();
+    }
+  });
+}
+
 async function openPostgres(url: string, opts: OpenOptions): Promise<ResultsDb> {
+  guardPostgresSocketBug();
   const sql = postgres(url, {
     max: opts.maxConnections ?? 4,
     connect_timeout: opts.connectTimeoutS ?? 10,

@@ -4,6 +4,7 @@
  * the public records of types.ts here and nowhere else.
  */
 import { storedName } from "../metric_names.ts";
+import { failpoint } from "../failpoints.ts";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import type { Database, EvaluationsTable, MetricsTable, RunsTable } from "./schema.ts";
 import {
@@ -117,6 +118,7 @@ async function insertMetrics(
         value: encodeValue(r.value),
       })),
     ).execute();
+    failpoint("db-transaction");
   }
 }
 

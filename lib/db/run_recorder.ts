@@ -7,6 +7,18 @@
 import { type Journal, type JournalEntry, writeJournal } from "./journal.ts";
 import type { ArtifactRow, EvaluationRow, MetricRow, ResultsDb, RunStatus } from "./types.ts";
 
+/** How long a training run waits for one database write before it journals instead. */
+export const DB_WRITE_TIMEOUT_MS = 15_000;
+
+/** `p`, or a rejection with `what` once `ms` have passed (the timer never outlives the race). */
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export class RunRecorder {
   #journal: Journal | null = null;
   #status: RunStatus = "running";
@@ -76,7 +88,9 @@ export class RunRecorder {
     let journal = this.#journal;
     if (!journal) {
       try {
-        await toDb();
+        // A server that vanished mid-write may never answer: past the timeout it counts as lost
+        // (a write that lands late is found again by replay, which never doubles a row).
+        await withTimeout(toDb(), DB_WRITE_TIMEOUT_MS, "the database did not answer");
         return;
       } catch (err) {
         const reason = (err as Error).message.split("\n")[0];

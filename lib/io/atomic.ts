@@ -5,6 +5,7 @@
  */
 import { basename, dirname } from "node:path";
 import { isDiskFull, UserError } from "../errors.ts";
+import { failpoint } from "../failpoints.ts";
 
 /** The clear error for a full disk while writing `path`: the previous complete file is kept. */
 export function diskFullError(path: string): UserError {
@@ -24,6 +25,9 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     const f = await Deno.open(tmp, { write: true, truncate: true });
     try {
       let written = 0;
+      const half = bytes.length >> 1;
+      while (written < half) written += await f.write(bytes.subarray(written, half));
+      failpoint("atomic-write");
       while (written < bytes.length) written += await f.write(bytes.subarray(written));
       // Flush before the rename so a crash cannot leave an empty file behind the new name.
       await f.sync();

@@ -8,7 +8,8 @@ import { join } from "node:path";
 import { type BackendChoice, type BackendInfo, initBackend } from "../backend.ts";
 import type { TrainConfig } from "../config.ts";
 import type { ResultsDb } from "../db/mod.ts";
-import { openResultsDbOrFallback } from "../db/mod.ts";
+import { dbOptionsFor, openResultsDbOrFallback } from "../db/mod.ts";
+import { DB_WRITE_TIMEOUT_MS, withTimeout } from "../db/run_recorder.ts";
 import { gitCommit } from "../git.ts";
 import { countParams } from "../nets/mod.ts";
 import { runCheckpointPath } from "../run_files.ts";
@@ -28,9 +29,13 @@ export interface TrainOptions {
   continueFrom?: string;
   /** On resume or continue: train up to this many iterations in total (default: the run's own). */
   iterations?: number;
-  backend: BackendChoice;
+  /** Default: the run's own backend on resume, else "auto". */
+  backend?: BackendChoice;
   resultsDir: string;
-  /** SQLite file (default <resultsDir>/results.db); DATABASE_URL selects PostgreSQL. */
+  /**
+   * The results database: a SQLite path or a URL (postgres://..., sqlite:PATH); default
+   * DATABASE_URL, else <resultsDir>/results.db.
+   */
   dbPath?: string;
   /** An open results database to use instead (the caller closes it). */
   db?: ResultsDb;
@@ -75,15 +80,18 @@ export async function train(opts: TrainOptions): Promise<TrainSummary> {
   const log = opts.log ?? ((line: string) => console.log(line));
   await ensureWritable(opts.resultsDir);
   if (opts.db) return await trainWithDb(opts, opts.db, log);
+  // --db takes a SQLite path or a URL (postgres://..., sqlite:PATH), as every other task's.
   const db = await openResultsDbOrFallback({
-    path: opts.dbPath ?? join(opts.resultsDir, "results.db"),
+    path: join(opts.resultsDir, "results.db"),
+    ...dbOptionsFor(opts.dbPath),
     warn: log,
   });
   try {
     return await trainWithDb(opts, db, log);
   } finally {
-    // A database lost mid-run may fail to close too; the run's rows are in its journal then.
-    await db.close().catch((err) => log(`warning: closing the results database: ${err.message}`));
+    // A database lost mid-run may fail to close, or never answer; its rows are in the journal.
+    await withTimeout(db.close(), DB_WRITE_TIMEOUT_MS, "the database did not close")
+      .catch((err) => log(`warning: closing the results database: ${err.message}`));
   }
 }
 
@@ -95,8 +103,14 @@ async function trainWithDb(
 ): Promise<TrainSummary> {
   const plan = await planRun(opts, db, opts.resultsDir);
   const { config } = plan;
-  const backend = await initBackend(opts.backend, () => backendProbe(config));
-  log(`backend: ${backend.backend} (${backend.adapter}); ${backend.reason}`);
+  // A resumed run continues on its own backend unless told otherwise: backends differ in their
+  // last bits, and "auto" could time another one faster today.
+  const choice = opts.backend ?? plan.backend ?? "auto";
+  const backend = await initBackend(choice, () => backendProbe(config));
+  const why = opts.backend === undefined && plan.backend
+    ? "the run's own backend (--backend to change it)"
+    : backend.reason;
+  log(`backend: ${backend.backend} (${backend.adapter}); ${why}`);
   const commit = await gitCommit();
   const { runId, runDir } = await openRunRow(plan, db, opts.resultsDir, backend, commit);
   const run = await openRun(plan, runId, runDir, db, backend.backend, {

@@ -6,6 +6,7 @@
 import type { TrainConfig } from "../config.ts";
 import type { MetricRow } from "../db/mod.ts";
 import { UserError } from "../errors.ts";
+import { failpoint } from "../failpoints.ts";
 import { copyFileAtomic } from "../io/atomic.ts";
 import { createProgress, type Progress } from "../io/progress.ts";
 import { runCheckpointPath, runSamplesPath } from "../run_files.ts";
@@ -96,6 +97,7 @@ export async function runTrainingLoop(ctx: LoopContext): Promise<LoopOutcome> {
     // Rows first, then the checkpoint: a kill in between leaves rows past the checkpoint, which a
     // resume deletes and logs again, so the database always matches what training did.
     await rec.logMetrics(pending.splice(0));
+    failpoint("after-rows");
     await saveTrainState(ckptPath, state, ctx.commit, { runId, runUid: ctx.runUid });
     if (keepEvery > 0 && state.step % keepEvery === 0) {
       const kept = runCheckpointPath(runDir, state.step);

@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import type { BackendInfo, Probe } from "../backend.ts";
+import { BACKEND_CHOICES, type BackendInfo, type BackendName, type Probe } from "../backend.ts";
 import type { TrainConfig } from "../config.ts";
 import { type DataSource, dataSourceFor } from "../data/source.ts";
 import type { ResultsDb } from "../db/mod.ts";
@@ -74,6 +74,8 @@ export function backendProbe(config: TrainConfig): Probe {
 /** Which run this is, before any row or file exists. */
 export interface RunPlan {
   config: TrainConfig;
+  /** The backend the run trained on so far (resume), to continue on unless told otherwise. */
+  backend: BackendName | null;
   /** An existing run (resume), or null for a new row. */
   existing: { id: number; dir: string } | null;
   /** The checkpoint the state comes from (resume or continue), or null for a fresh state. */
@@ -122,6 +124,9 @@ export async function planRun(
     await checkCheckpointOwner(startFrom, run);
     return {
       config: withIterations(run.config as TrainConfig, opts.iterations),
+      backend: (BACKEND_CHOICES as readonly string[]).includes(run.backend)
+        ? run.backend as BackendName
+        : null,
       existing: { id: run.id, dir },
       startFrom,
       continued: false,
@@ -138,13 +143,14 @@ export async function planRun(
     }
     return {
       config: withIterations(stored, opts.iterations),
+      backend: null,
       existing: null,
       startFrom: opts.continueFrom,
       continued: true,
     };
   }
   if (!opts.config) throw new Error("train() needs a config or a run to resume");
-  return { config: opts.config, existing: null, startFrom: null, continued: false };
+  return { config: opts.config, backend: null, existing: null, startFrom: null, continued: false };
 }
 
 /** The run's row and folder: the existing ones, or new ones with the config written beside. */
@@ -252,7 +258,7 @@ export async function openRun(
         opened.source.close?.();
         disposeTrainState(opened.state);
         // A database lost mid-run cannot take the release; its lease goes stale instead.
-        await lease.release().catch(() => {});
+        if (!rec.lost) await lease.release().catch(() => {});
       },
     };
   } catch (err) {
