@@ -78,3 +78,18 @@ Deno.test("an unknown shipped model is one clear error listing the models", asyn
     /unknown model 'cifar10'; shipped models: fashion-mnist/,
   );
 });
+
+Deno.test("the shipped files carry checksums: a damaged copy is refused, naming it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const path of [DEFAULT_CLASSIFIER_PATH, await shippedModelPath("fashion-mnist")]) {
+      const bytes = await Deno.readFile(path);
+      bytes[bytes.length - 3] ^= 0x40; // one bit of the last weight
+      const copy = join(dir, "damaged.ckpt");
+      await Deno.writeFile(copy, bytes);
+      await assert.rejects(() => loadCheckpoint(copy), new RegExp(`${copy} is corrupted`));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
