@@ -80,9 +80,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--mcmc-steps", type=int, default=30)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=None, help="overrides the preset's batch")
     a = ap.parse_args()
     torch.manual_seed(0); torch.set_num_threads(a.threads)
     size, channels, ch, mult, nrb, batch = PRESETS[a.preset]
+    batch = a.batch or batch
     net = EnergyNet(channels, ch, mult, nrb)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     x = torch.randn(batch, channels, size, size)

@@ -41,6 +41,8 @@ interface CliOptions {
   conv?: boolean;
   native: "on" | "off";
   threads?: string;
+  pairs?: string;
+  batch?: string;
 }
 
 function positiveInt(name: string, raw: string): number {
@@ -74,6 +76,8 @@ async function bench(opts: CliOptions): Promise<void> {
     conv: opts.conv,
     native: opts.native === "on",
     threads: opts.threads === undefined ? undefined : positiveInt("threads", opts.threads),
+    pairs: opts.pairs === undefined ? undefined : positiveInt("pairs", opts.pairs),
+    batch: opts.batch === undefined ? undefined : positiveInt("batch", opts.batch),
   }, log);
   if (opts.json) {
     for (const line of [...result.lines, ...result.peer, ...result.ratios]) {
@@ -149,6 +153,8 @@ if (import.meta.main) {
           .choices(["on", "off"]).default("on"),
       )
       .option("--threads <n>", "oneDNN threads (default: every core)")
+      .option("--pairs <n>", "with --peer: interleaved rounds of ours and the peer (default 5)")
+      .option("--batch <n>", "overrides the preset's batch (for memory and scaling)")
       .option("--profile", "also profile one run of each workload by kernel (tf.profile)")
       .option("--conv", "also time one convolution's forward and two gradients alone")
       .option("--no-record", "do not record the results in the database")

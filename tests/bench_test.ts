@@ -11,7 +11,13 @@ import { openResultsDb } from "../lib/db/mod.ts";
 import { parsePeerOutput, type PeerLine, runPeer } from "../lib/tasks/bench/peer.ts";
 import { BENCH_PRESETS, type BenchPreset, benchTrainConfig } from "../lib/tasks/bench/presets.ts";
 import { benchEvaluations, recordBench } from "../lib/tasks/bench/record.ts";
-import { type BenchLine, ratiosOf, runBench } from "../lib/tasks/bench/run.ts";
+import {
+  type BenchLine,
+  type RatioLine,
+  ratiosOf,
+  runBench,
+  summarizeRatios,
+} from "../lib/tasks/bench/run.ts";
 import { benchBatch, makeLangevinStep } from "../lib/tasks/bench/workloads.ts";
 import { countParams } from "../lib/nets/mod.ts";
 import { sampleRecovery } from "../lib/recovery.ts";
@@ -296,4 +302,68 @@ Deno.test("memory: the project's sampler, 1,000 steps, leaves only its outputs; 
   tf.dispose([xNext, t]);
   st.dispose();
   disposeState(s);
+});
+
+Deno.test("interleaved rounds: the median ratio per workload, with its spread", () => {
+  const round = (step: number, iter: number): RatioLine[] =>
+    [["langevin_step", step], ["train_iter", iter]].map(([workload, value]) => ({
+      ratio: "ours/peer" as const,
+      preset: "p",
+      workload: workload as string,
+      metric: workload === "langevin_step" ? "image_steps_per_s" as const : "iters_per_s" as const,
+      ours: value as number,
+      peer: 1,
+      value: value as number,
+      min: value as number,
+      max: value as number,
+      pairs: 1,
+    }));
+  const s = summarizeRatios([round(1.1, 0.8), round(0.9, 1.3), round(1.4, 1.0)]);
+  assert.deepEqual(
+    s.map((r) => [r.workload, r.value, r.min, r.max, r.pairs]),
+    [["langevin_step", 1.1, 0.9, 1.4, 3], ["train_iter", 1.0, 0.8, 1.3, 3]],
+  );
+});
+
+testNeeding({
+  what: "python3",
+  present: await exists("/usr/bin/python3"),
+  install: "apt-get install -y python3",
+}, {
+  name: "runBench with a peer: ours and the peer interleaved for each round, the batch passed on",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const fake = join(dir, "peer.py");
+      await Deno.writeTextFile(
+        fake,
+        [
+          "import json, sys",
+          "a = sys.argv[1:]",
+          "b = int(a[a.index('--batch') + 1])",
+          "for w, k in [('langevin_step', 'image_steps_per_s'), ('train_iter', 'iters_per_s')]:",
+          "    print(json.dumps({'peer': 'fake', 'preset': a[a.index('--preset') + 1], 'batch': b,",
+          "        'workload': w, 'seconds': 1.0, k: 10.0 * b}))",
+        ].join("\n"),
+      );
+      const result = await runBench({
+        preset: TINY,
+        backend: "cpu",
+        reps: 1,
+        mcmcSteps: 1,
+        native: false,
+        batch: 3,
+        pairs: 2,
+        peer: { path: fake, python: "/usr/bin/python3" },
+      });
+      assert.equal(result.lines.length, 4, "two rounds of two workloads");
+      assert.equal(result.peer.length, 4, "the peer ran once per round");
+      assert.ok(result.peer.every((l) => l.batch === 3));
+      assert.ok(result.lines.every((l) => l.batch === 3));
+      assert.deepEqual(result.ratios.map((r) => r.pairs), [2, 2]);
+      for (const r of result.ratios) assert.ok(r.min <= r.value && r.value <= r.max);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });

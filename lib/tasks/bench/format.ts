@@ -12,12 +12,15 @@ export function formatSummary(r: BenchResult): string {
     const rate = l.image_steps_per_s !== undefined
       ? `${l.image_steps_per_s.toFixed(1)} image-steps/s`
       : `${l.iters_per_s!.toFixed(3)} iters/s`;
+    const memory = Number.isFinite(l.peak_tensor_bytes)
+      ? `; peak tensors ${mib(l.peak_tensor_bytes)}, peak RSS ${mib(l.peak_rss_bytes)}`
+      : "";
     out.push(
       `  ours ${l.workload.padEnd(13)} ${rate.padEnd(22)} ${
         (l.seconds * 1000).toFixed(1)
       } ms/run ` +
-        `(median ${(l.median_seconds * 1000).toFixed(1)}, ${l.reps} reps); peak tensors ` +
-        `${mib(l.peak_tensor_bytes)}, peak RSS ${mib(l.peak_rss_bytes)}, kernels: ${l.kernels}`,
+        `(median ${(l.median_seconds * 1000).toFixed(1)}, ${l.reps} reps)${memory}, ` +
+        `kernels: ${l.kernels}`,
     );
   }
   for (const l of r.peer) {
@@ -32,7 +35,10 @@ export function formatSummary(r: BenchResult): string {
     );
   }
   for (const q of r.ratios) {
-    out.push(`  ratio ours/peer ${q.workload.padEnd(13)} ${q.value.toFixed(3)}x`);
+    const spread = q.pairs > 1
+      ? ` (median of ${q.pairs} interleaved rounds; ${q.min.toFixed(3)}x to ${q.max.toFixed(3)}x)`
+      : "";
+    out.push(`  ratio ours/peer ${q.workload.padEnd(13)} ${q.value.toFixed(3)}x${spread}`);
   }
   return out.join("\n");
 }

@@ -20,6 +20,8 @@ export interface PeerOptions {
   /** Torch intra-op threads (the peer's default is 2); undefined keeps the peer's default. */
   threads?: number;
   mcmcSteps: number;
+  /** Overrides the preset's batch. */
+  batch?: number;
 }
 
 /** One JSON line of the peer, as printed (at least these fields). */
@@ -74,6 +76,7 @@ export async function runPeer(opts: PeerOptions): Promise<PeerLine[]> {
     String(opts.mcmcSteps),
   ];
   if (opts.threads !== undefined) args.push("--threads", String(opts.threads));
+  if (opts.batch !== undefined) args.push("--batch", String(opts.batch));
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(opts.python, { args, stdout: "piped", stderr: "piped" }).output();

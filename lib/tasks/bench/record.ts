@@ -16,6 +16,8 @@ export function benchEvaluations(
   for (const line of r.lines) {
     const metric = line.workload === "langevin_step" ? "image_steps_per_s" : "iters_per_s";
     rows.push({ name: metric, value: line[metric]!, n: line.reps, details: line });
+    // Memory is measured in the first round only.
+    if (!Number.isFinite(line.peak_tensor_bytes)) continue;
     rows.push({
       name: `${line.workload}.peak_tensor_bytes`,
       value: line.peak_tensor_bytes,

@@ -45,6 +45,13 @@ export interface BenchOptions {
   native?: boolean;
   /** oneDNN's threads (default: every core). */
   threads?: number;
+  /**
+   * With a peer: rounds of (ours, peer), interleaved so both see the same machine over time; the
+   * ratio reported is the median over the rounds, with its spread (default 5; 1 without a peer).
+   */
+  pairs?: number;
+  /** Overrides the preset's batch (the memory and scaling table). */
+  batch?: number;
 }
 
 /** One result line: the peer's fields (impl in place of peer) plus backend, adapter and memory. */
@@ -81,7 +88,13 @@ export interface RatioLine {
   metric: "image_steps_per_s" | "iters_per_s";
   ours: number;
   peer: number;
+  /** The median over the rounds of ours / peer. */
   value: number;
+  /** The smallest and largest ratio over the rounds. */
+  min: number;
+  max: number;
+  /** Rounds (each: ours, then the peer). */
+  pairs: number;
   peer_threads?: number;
 }
 
@@ -140,10 +153,36 @@ export function ratiosOf(lines: BenchLine[], peer: PeerLine[]): RatioLine[] {
       ours: a,
       peer: b,
       value: a / b,
+      min: a / b,
+      max: a / b,
+      pairs: 1,
       peer_threads: theirs?.threads,
     });
   }
   return out;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Per workload over the rounds: the median ratio (and of ours and the peer), min and max. */
+export function summarizeRatios(rounds: RatioLine[][]): RatioLine[] {
+  const byWorkload = new Map<string, RatioLine[]>();
+  for (const round of rounds) {
+    for (const r of round) byWorkload.set(r.workload, [...(byWorkload.get(r.workload) ?? []), r]);
+  }
+  return [...byWorkload.values()].map((rs) => ({
+    ...rs[0],
+    ours: median(rs.map((r) => r.ours)),
+    peer: median(rs.map((r) => r.peer)),
+    value: median(rs.map((r) => r.value)),
+    min: Math.min(...rs.map((r) => r.value)),
+    max: Math.max(...rs.map((r) => r.value)),
+    pairs: rs.length,
+  }));
 }
 
 export async function runBench(
@@ -163,26 +202,30 @@ export async function runBench(
     : (native.backends as string[]).includes(backend.backend)
     ? native.description
     : "tfjs";
-  const s = createTrainState(benchTrainConfig(preset, mcmcSteps));
-  const lines: BenchLine[] = [];
+  const batch = opts.batch ?? preset.batch;
+  const s = createTrainState(benchTrainConfig({ ...preset, batch }, mcmcSteps));
   const profiles: BenchResult["profiles"] = [];
-  try {
+  /** One round of our workloads (memory and profiles in the first only). */
+  const timeOurs = async (first: boolean): Promise<BenchLine[]> => {
+    const lines: BenchLine[] = [];
     for (const name of opts.workloads ?? WORKLOAD_NAMES) {
-      const w = makeWorkload(name, s, preset.batch);
+      const w = makeWorkload(name, s, batch);
       try {
         const isTrain = name === "train_iter";
         const reps = isTrain ? Math.max(1, Math.floor(opts.reps / 2)) : opts.reps;
         log(`timing ${name}: ${isTrain ? 1 : 2} warm-up, ${reps} timed`);
         const timing = await timeWorkload(w, reps, isTrain ? 1 : 2);
-        const mem: MemoryUse = await measureMemory(w);
-        if (opts.profile) profiles.push({ workload: name, profile: await profileWorkload(w) });
+        const mem: MemoryUse | null = first ? await measureMemory(w) : null;
+        if (first && opts.profile) {
+          profiles.push({ workload: name, profile: await profileWorkload(w) });
+        }
         lines.push({
           impl: IMPL,
           backend: backend.backend,
           adapter: backend.adapter,
           kernels,
           preset: preset.name,
-          batch: preset.batch,
+          batch,
           params: countParams(s.net),
           workload: name,
           ...(isTrain ? { mcmc_steps: mcmcSteps } : {}),
@@ -192,15 +235,38 @@ export async function runBench(
           reps: timing.reps,
           ...(isTrain
             ? { iters_per_s: 1 / timing.seconds }
-            : { image_steps_per_s: preset.batch / timing.seconds }),
-          peak_tensor_bytes: mem.peakTensorBytes,
-          leaked_tensors: mem.leakedTensors,
-          peak_rss_bytes: mem.peakRssBytes,
-          wasm_heap_bytes: mem.wasmHeapBytes,
+            : { image_steps_per_s: batch / timing.seconds }),
+          peak_tensor_bytes: mem?.peakTensorBytes ?? NaN,
+          leaked_tensors: mem?.leakedTensors ?? NaN,
+          peak_rss_bytes: mem?.peakRssBytes ?? null,
+          wasm_heap_bytes: mem?.wasmHeapBytes ?? null,
         });
       } finally {
         w.dispose();
       }
+    }
+    return lines;
+  };
+  // Interleaved rounds: ours, peer, ours, peer, ... so a machine that changes speed over the
+  // minutes changes both sides alike; the ratio is each round's, summarised by its median.
+  const pairs = opts.peer ? Math.max(1, opts.pairs ?? 5) : 1;
+  const rounds: { lines: BenchLine[]; peer: PeerLine[] }[] = [];
+  try {
+    for (let round = 0; round < pairs; round++) {
+      if (pairs > 1) log(`round ${round + 1} of ${pairs}`);
+      const lines = await timeOurs(round === 0);
+      let peer: PeerLine[] = [];
+      if (opts.peer) {
+        log(`running the peer ${opts.peer.path}`);
+        peer = await runPeer({
+          ...opts.peer,
+          preset: preset.name,
+          reps: opts.reps,
+          mcmcSteps,
+          batch,
+        });
+      }
+      rounds.push({ lines, peer });
     }
   } finally {
     disposeState(s);
@@ -210,15 +276,9 @@ export async function runBench(
     log("timing one convolution's kernels alone");
     convKernels = await timeConvKernels();
   }
-  let peer: PeerLine[] = [];
-  if (opts.peer) {
-    log(`running the peer ${opts.peer.path}`);
-    peer = await runPeer({
-      ...opts.peer,
-      preset: preset.name,
-      reps: opts.reps,
-      mcmcSteps,
-    });
-  }
-  return { backend, preset, lines, peer, ratios: ratiosOf(lines, peer), profiles, convKernels };
+  // Every round's lines are kept (memory is measured in the first round only).
+  const lines = rounds.flatMap((r) => r.lines);
+  const peer = rounds.flatMap((r) => r.peer);
+  const ratios = summarizeRatios(rounds.map((r) => ratiosOf(r.lines, r.peer)));
+  return { backend, preset: { ...preset, batch }, lines, peer, ratios, profiles, convKernels };
 }
