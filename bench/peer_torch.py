@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Peer benchmark: the same DRL workloads in PyTorch on this machine's CPU, for side-by-side ratios.
+"""Peer benchmark: the same DRL workloads in PyTorch (fp32, eager) on this machine's CPU, or with
+--device cuda on its GPU, for side-by-side ratios.
 
 Network: the official DRL energy net (net_res_temb2) without attention or normalization, as SPEC.md
 defines it. Prints one JSON line per workload. Needs Debian's python3-torch:
@@ -21,7 +22,7 @@ def lrelu(x):
 
 def timestep_embedding(t, dim):
     half = dim // 2
-    freq = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / (half - 1))
+    freq = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32, device=t.device) / (half - 1))
     arg = t.float()[:, None] * freq[None, :]
     return torch.cat([torch.sin(arg), torch.cos(arg)], dim=1)
 
@@ -66,12 +67,16 @@ class EnergyNet(nn.Module):
         h = F.relu(h).sum((2, 3))
         return (h * self.t2(lrelu(temb))).sum(1)
 
+SYNC = lambda: None  # torch.cuda.synchronize on a GPU: a time covers the work, not its launch
+
 def seconds(fn, reps, warmup=2):
     for _ in range(warmup):
         fn()
+    SYNC()
     t0 = time.perf_counter()
     for _ in range(reps):
         fn()
+    SYNC()
     return (time.perf_counter() - t0) / reps
 
 def main():
@@ -81,14 +86,22 @@ def main():
     ap.add_argument("--mcmc-steps", type=int, default=30)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--batch", type=int, default=None, help="overrides the preset's batch")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     a = ap.parse_args()
+    global SYNC
     torch.manual_seed(0); torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        # fp32 eager, as the project computes: no TF32 in matmuls or convolutions.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        SYNC = torch.cuda.synchronize
     size, channels, ch, mult, nrb, batch = PRESETS[a.preset]
     batch = a.batch or batch
-    net = EnergyNet(channels, ch, mult, nrb)
+    net = EnergyNet(channels, ch, mult, nrb).to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
-    x = torch.randn(batch, channels, size, size)
-    t = torch.full((batch,), 2, dtype=torch.long)
+    x = torch.randn(batch, channels, size, size, device=dev)
+    t = torch.full((batch,), 2, dtype=torch.long, device=dev)
     sigma, step2 = 0.5165, 4.7e-3  # level 2 of the official T=6 schedule
 
     def langevin_step(y, x_tilde):
@@ -107,7 +120,8 @@ def main():
 
     params = sum(p.numel() for p in net.parameters())
     s = seconds(lambda: langevin_step(x, x), a.reps)
-    common = dict(peer=f"pytorch-{torch.__version__}-cpu", threads=a.threads, preset=a.preset, batch=batch, params=params)
+    where = torch.cuda.get_device_name(0) if a.device == "cuda" else "cpu"
+    common = dict(peer=f"pytorch-{torch.__version__}-{a.device}", device=where, threads=a.threads, preset=a.preset, batch=batch, params=params)
     print(json.dumps(dict(common, workload="langevin_step", seconds=s, image_steps_per_s=batch / s)))
     s = seconds(train_iter, max(1, a.reps // 2), warmup=1)
     print(json.dumps(dict(common, workload="train_iter", mcmc_steps=a.mcmc_steps, seconds=s, iters_per_s=1 / s)))

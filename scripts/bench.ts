@@ -31,6 +31,7 @@ interface CliOptions {
   json?: boolean;
   peer?: string | boolean;
   peerThreads?: string;
+  peerDevice: "cpu" | "cuda";
   python: string;
   reps: string;
   mcmcSteps: string;
@@ -62,6 +63,7 @@ async function bench(opts: CliOptions): Promise<void> {
     threads: opts.peerThreads === undefined
       ? undefined
       : positiveInt("peer-threads", opts.peerThreads),
+    device: opts.peerDevice,
   };
   // Progress goes to stderr in both modes: with --json, stdout holds only the JSON lines.
   const log = (line: string) => console.error(line);
@@ -134,6 +136,10 @@ if (import.meta.main) {
       .option("--json", "print JSON lines only (ours, the peer's, the ratios)")
       .option("--peer [path]", `also run the PyTorch peer (default ${DEFAULT_PEER_PATH})`)
       .option("--peer-threads <n>", "torch threads for the peer (default: the peer's own, 2)")
+      .addOption(
+        new Option("--peer-device <d>", "where the peer computes (cuda: a GPU, fp32 eager)")
+          .choices(["cpu", "cuda"]).default("cpu"),
+      )
       .option("--python <path>", "python with torch for the peer", DEFAULT_PYTHON)
       .option("--reps <n>", "timed langevin steps (train_iter: half as many)", "10")
       .option("--mcmc-steps <k>", "Langevin steps per train_iter", String(BENCH_MCMC_STEPS))

@@ -22,6 +22,8 @@ export interface PeerOptions {
   mcmcSteps: number;
   /** Overrides the preset's batch. */
   batch?: number;
+  /** Where the peer computes: the CPU (default) or a CUDA GPU. */
+  device?: "cpu" | "cuda";
 }
 
 /** One JSON line of the peer, as printed (at least these fields). */
@@ -77,6 +79,7 @@ export async function runPeer(opts: PeerOptions): Promise<PeerLine[]> {
   ];
   if (opts.threads !== undefined) args.push("--threads", String(opts.threads));
   if (opts.batch !== undefined) args.push("--batch", String(opts.batch));
+  if (opts.device !== undefined) args.push("--device", opts.device);
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command(opts.python, { args, stdout: "piped", stderr: "piped" }).output();

@@ -33,7 +33,7 @@ export interface BenchOptions {
   /** Langevin steps per train_iter (SPEC: 30). */
   mcmcSteps?: number;
   workloads?: readonly WorkloadName[];
-  peer?: { path: string; python: string; threads?: number } | null;
+  peer?: { path: string; python: string; threads?: number; device?: "cpu" | "cuda" } | null;
   /** Also profile one run of each workload by kernel (tf.profile). */
   profile?: boolean;
   /** Also time one convolution's three directions alone (conv_kernels.ts). */
