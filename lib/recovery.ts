@@ -4,9 +4,9 @@
  * Levels are per example, so one batch mixes levels.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { EnergyNet } from "./nets/types.ts";
+import type { EnergyNet, FixedLevelEnergy } from "./nets/types.ts";
 import type { Rng } from "./rng.ts";
-import { type LangevinOptions, sampleLangevin } from "./samplers/langevin.ts";
+import { type LangevinOptions, type LogDensity, sampleLangevin } from "./samplers/langevin.ts";
 import { nextLevel, perExample, type ScheduleTensors } from "./schedule.ts";
 import { appendDims } from "./tensor_util.ts";
 
@@ -76,6 +76,63 @@ export function conditionalLogProb(
   });
 }
 
+/**
+ * conditionalLogProb and its gradient in y from the net's own f-and-gradient at fixed levels:
+ * grad = df/dy / s_t^2 - (y - x_{t+1}) / sigma_{t+1}^2 (the Gaussian term off at the top level).
+ */
+function conditionalLogProbWithGrad(
+  fixed: FixedLevelEnergy,
+  t: tf.Tensor,
+  xNext: tf.Tensor,
+  st: ScheduleTensors,
+  kept: tf.Tensor[],
+): (y: tf.Tensor) => { logp: tf.Tensor1D; grad: tf.Tensor } {
+  const rank = xNext.rank;
+  // Per example: 1 / s_t^2 and the Gaussian term's precision isRecovery / sigma_{t+1}^2, as [B]
+  // and broadcast over y; the caller disposes them (`kept`) after the chain.
+  const [invS2, precision, invS2Wide, precisionWide] = tf.tidy(() => {
+    const tNext = nextLevel(t);
+    const inv = tf.reciprocal(tf.gather(st.stepSizes, t));
+    const prec = tf.div(tf.gather(st.isRecovery, tNext), tf.square(tf.gather(st.sigmas, tNext)));
+    return [inv, prec, appendDims(inv, rank), appendDims(prec, rank)];
+  });
+  kept.push(invS2, precision, invS2Wide, precisionWide);
+  return (y) =>
+    tf.tidy(() => {
+      const { energy, grad } = fixed.energyAndGrad(y);
+      const diff = tf.sub(y, xNext);
+      const gauss = tf.mul(tf.mul(squaredNorms(diff), precision), 0.5);
+      return {
+        logp: tf.sub(tf.mul(energy, invS2), gauss) as tf.Tensor1D,
+        grad: tf.sub(tf.mul(grad, invS2Wide), tf.mul(diff, precisionWide)),
+      };
+    });
+}
+
+/**
+ * Level t's conditional log-density given x_{t+1} as a Langevin chain uses it: with the net's
+ * one-pass f-and-gradient where it has one (EnergyNet.atLevels), differentiated by tfjs otherwise.
+ * Dispose after the chain.
+ */
+export function recoveryLogDensity(
+  net: EnergyNet,
+  t: tf.Tensor,
+  xNext: tf.Tensor,
+  st: ScheduleTensors,
+): { logDensity: LogDensity; dispose(): void } {
+  const logDensity: LogDensity = (y: tf.Tensor) => conditionalLogProb(net, y, t, xNext, st);
+  const fixed = net.atLevels?.(t) ?? null;
+  const kept: tf.Tensor[] = [];
+  if (fixed) logDensity.withGrad = conditionalLogProbWithGrad(fixed, t, xNext, st, kept);
+  return {
+    logDensity,
+    dispose: () => {
+      tf.dispose(kept);
+      fixed?.dispose();
+    },
+  };
+}
+
 export interface RecoveryChainOptions extends LangevinOptions {
   /** Where the chain starts, in y-space (default y_0 = x_{t+1}, as Algorithm 2); for long runs. */
   start?: tf.Tensor;
@@ -114,10 +171,11 @@ export function sampleRecovery(
     perExample(st.stepSizes, t, rank),
     perExample(st.aPrev, nextLevel(t), rank),
   ]);
-  const logDensity = (y: tf.Tensor) => conditionalLogProb(net, y, t, xNext, st);
-  const chain = sampleLangevin(logDensity, opts.start ?? xNext, s2, rng, opts);
+  const density = recoveryLogDensity(net, t, xNext, st);
+  const chain = sampleLangevin(density.logDensity, opts.start ?? xNext, s2, rng, opts);
   const x = tf.tidy(() => tf.div(chain.y, aPrev));
   tf.dispose([chain.y, s2, aPrev]);
+  density.dispose();
   return { x, acceptance: chain.acceptance, displacement: chain.displacement };
 }
 

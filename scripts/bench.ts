@@ -1,7 +1,7 @@
 /**
  * The benchmark of bench/SPEC.md, beside the PyTorch peer in the same run.
  *
- *   deno task bench [--preset cifar10-bench|fmnist-bench|cifar10-official]
+ *   deno task bench [--preset cifar10-bench|fmnist-bench|cifar10-official|toy2d]
  *                   [--backend auto|webgpu|wasm|cpu] [--json] [--peer [PATH]] [--peer-threads N]
  *                   [--reps N] [--mcmc-steps K] [--workload langevin_step|train_iter] [--profile]
  *                   [--conv]
@@ -18,7 +18,11 @@ import { dbOptionsFor, DEFAULT_DB_PATH, openResultsDbOrFallback } from "../lib/d
 import { runMain, UserError } from "../lib/errors.ts";
 import { gitCommit } from "../lib/git.ts";
 import { DEFAULT_PEER_PATH, DEFAULT_PYTHON } from "../lib/tasks/bench/peer.ts";
-import { BENCH_MCMC_STEPS, BENCH_PRESET_NAMES } from "../lib/tasks/bench/presets.ts";
+import {
+  BENCH_MCMC_STEPS,
+  BENCH_PRESET_NAMES,
+  defaultMcmcSteps,
+} from "../lib/tasks/bench/presets.ts";
 import { recordBench } from "../lib/tasks/bench/record.ts";
 import { formatSummary } from "../lib/tasks/bench/format.ts";
 import { formatProfile } from "../lib/tasks/bench/profile.ts";
@@ -34,7 +38,7 @@ interface CliOptions {
   peerDevice: "cpu" | "cuda";
   python: string;
   reps: string;
-  mcmcSteps: string;
+  mcmcSteps?: string;
   workload?: WorkloadName;
   db?: string;
   record: boolean;
@@ -56,7 +60,9 @@ function positiveInt(name: string, raw: string): number {
 
 async function bench(opts: CliOptions): Promise<void> {
   const reps = positiveInt("reps", opts.reps);
-  const mcmcSteps = positiveInt("mcmc-steps", opts.mcmcSteps);
+  const mcmcSteps = opts.mcmcSteps === undefined
+    ? undefined
+    : positiveInt("mcmc-steps", opts.mcmcSteps);
   const peer = opts.peer === undefined || opts.peer === false ? null : {
     path: typeof opts.peer === "string" ? opts.peer : DEFAULT_PEER_PATH,
     python: opts.python,
@@ -108,7 +114,7 @@ async function bench(opts: CliOptions): Promise<void> {
         gitCommit: await gitCommit(),
         config: {
           reps,
-          mcmcSteps,
+          mcmcSteps: mcmcSteps ?? defaultMcmcSteps(result.preset),
           backendChoice: opts.backend,
           peer,
           reason: result.backend.reason,
@@ -142,7 +148,10 @@ if (import.meta.main) {
       )
       .option("--python <path>", "python with torch for the peer", DEFAULT_PYTHON)
       .option("--reps <n>", "timed langevin steps (train_iter: half as many)", "10")
-      .option("--mcmc-steps <k>", "Langevin steps per train_iter", String(BENCH_MCMC_STEPS))
+      .option(
+        "--mcmc-steps <k>",
+        `Langevin steps per train_iter (default ${BENCH_MCMC_STEPS}; toy2d: its preset's K)`,
+      )
       .addOption(
         new Option("--workload <name>", "run only this workload").choices([...WORKLOAD_NAMES]),
       )

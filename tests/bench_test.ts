@@ -9,7 +9,12 @@ import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
 import { openResultsDb } from "../lib/db/mod.ts";
 import { parsePeerOutput, type PeerLine, runPeer } from "../lib/tasks/bench/peer.ts";
-import { BENCH_PRESETS, type BenchPreset, benchTrainConfig } from "../lib/tasks/bench/presets.ts";
+import {
+  BENCH_PRESETS,
+  type BenchPreset,
+  benchTrainConfig,
+  defaultMcmcSteps,
+} from "../lib/tasks/bench/presets.ts";
 import { benchEvaluations, recordBench } from "../lib/tasks/bench/record.ts";
 import {
   type BenchLine,
@@ -25,6 +30,14 @@ import { scheduleTensors } from "../lib/schedule.ts";
 import { Rng } from "../lib/rng.ts";
 import { createTrainState, type TrainState } from "../lib/train_state.ts";
 import { testNeeding } from "./helpers/needs.ts";
+import { loadDnnl } from "../lib/kernels/dnnl_ffi.ts";
+import { buildConfig, DEFAULT_PRESET } from "../lib/presets.ts";
+
+const ONEDNN = {
+  what: "oneDNN (libdnnl.so.2)",
+  present: loadDnnl() !== null,
+  install: "apt-get install -y libdnnl2",
+};
 
 await initBackend("cpu");
 
@@ -172,6 +185,7 @@ Deno.test("presets: SPEC.md's three nets, no spectral norm, no attention, T=6 dr
     "cifar10-bench",
     "fmnist-bench",
     "cifar10-official",
+    "toy2d",
   ]);
   const c = benchTrainConfig(BENCH_PRESETS["fmnist-bench"]);
   assert.equal(c.net.kind, "resnet");
@@ -186,6 +200,44 @@ Deno.test("presets: SPEC.md's three nets, no spectral norm, no attention, T=6 dr
   assert.deepEqual(c.schedule, { kind: "drl", T: 6, b2: 2e-4 });
   assert.equal(c.langevin.steps, 30);
   assert.equal(c.train.batch, 32);
+});
+
+Deno.test("presets: toy2d is the default 2D training preset (MLP 128 x 3, batch 256, K=10, T=6)", () => {
+  const p = BENCH_PRESETS["toy2d"];
+  assert.equal(defaultMcmcSteps(p), 10);
+  const c = benchTrainConfig(p);
+  assert.deepEqual(c, buildConfig(DEFAULT_PRESET));
+  assert.equal(c.net.kind, "mlp");
+  if (c.net.kind !== "mlp") return;
+  assert.deepEqual([c.net.width, c.net.depth, c.train.batch, c.schedule.T], [128, 3, 256, 6]);
+  // The parameter count bench/peer_torch.py --preset toy2d prints for its MLP.
+  const s = createTrainState(c);
+  assert.equal(countParams(s.net), 50976);
+  disposeState(s);
+  assert.equal(benchTrainConfig(p, 3).langevin.steps, 3);
+});
+
+testNeeding(ONEDNN, {
+  name: "runBench toy2d on wasm: the MLP's one native kernel per Langevin step, nothing leaked",
+  fn: async () => {
+    const result = await runBench({
+      preset: { kind: "toy2d", name: "toy2d", dataset: "8gaussians", batch: 32 },
+      backend: "wasm",
+      reps: 2,
+      profile: true,
+    });
+    try {
+      assert.deepEqual(result.lines.map((l) => l.workload), ["langevin_step", "train_iter"]);
+      assert.equal(result.lines[1].mcmc_steps, 10);
+      assert.match(result.lines[0].kernels, /oneDNN/);
+      for (const l of result.lines) assert.equal(l.leaked_tensors, 0, `${l.workload} leaks`);
+      const [step, iter] = result.profiles.map((p) => p.profile.kernels.map((k) => k.kernel));
+      assert.ok(step.includes("DrlMlpEnergyGrad"), "a Langevin step runs the MLP kernel");
+      assert.ok(iter.includes("DrlMlpEnergyGrad"), "so does the training step's chain");
+    } finally {
+      await initBackend("cpu");
+    }
+  },
 });
 
 Deno.test("runBench end to end on a tiny preset (cpu): lines, memory, rows in the database", async () => {

@@ -95,6 +95,25 @@ const SYMBOLS = {
   dnnl_memory_set_data_handle: { parameters: ["pointer", "buffer"], result: "i32" },
   dnnl_primitive_execute: { parameters: ["pointer", "pointer", "i32", "buffer"], result: "i32" },
   dnnl_stream_wait: { parameters: ["pointer"], result: "i32" },
+  // (transa, transb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc), row-major.
+  dnnl_sgemm: {
+    parameters: [
+      "u8",
+      "u8",
+      "i64",
+      "i64",
+      "i64",
+      "f32",
+      "buffer",
+      "i64",
+      "buffer",
+      "i64",
+      "f32",
+      "buffer",
+      "i64",
+    ],
+    result: "i32",
+  },
 } as const;
 
 type Dnnl = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -129,6 +148,8 @@ const ARG_DIFF_SRC = 129;
 const ARG_DIFF_DST = 145;
 const ARG_DIFF_WEIGHTS = 161;
 const MAX_NDIMS = 12;
+const CHAR_N = 0x4e; // 'N': sgemm operand as stored
+const CHAR_T = 0x54; // 'T': sgemm operand transposed
 /** sizeof(dnnl_memory_desc_t) is 696 (a plain struct); the largest op desc is 5976 bytes in 2.6. */
 const MEMORY_DESC_SIZE = 696;
 const MEMORY_DESC_BYTES = 1024;
@@ -532,6 +553,50 @@ export class DnnlOps {
   /** The average pool's input gradient dx from dy. */
   avgPoolGrad(s: PoolShape, dy: Float32Array, dx: Float32Array): void {
     this.#execute(this.#poolPlan(s, true), [dy, dx], "average pool backward");
+  }
+
+  /**
+   * C = op(A) op(B) (+ C with `accumulate`), row-major float32: op(A) is [m, k] (A stored [k, m]
+   * when transposed), op(B) [k, n], C [m, n]. oneDNN's sgemm, on the OpenMP threads set.
+   */
+  sgemm(
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    transA: boolean,
+    b: Float32Array,
+    transB: boolean,
+    c: Float32Array,
+    accumulate = false,
+  ): void {
+    if (a.length < m * k || b.length < k * n || c.length < m * n) {
+      throw new RangeError(`sgemm [${m}, ${k}] x [${k}, ${n}]: a buffer is too small`);
+    }
+    if (m === 0 || n === 0) return;
+    if (k === 0) {
+      // oneDNN rejects the leading dimension 0 of an empty operand; the product is zero.
+      if (!accumulate) c.fill(0, 0, m * n);
+      return;
+    }
+    check(
+      this.#d.dnnl_sgemm(
+        transA ? CHAR_T : CHAR_N,
+        transB ? CHAR_T : CHAR_N,
+        BigInt(m),
+        BigInt(n),
+        BigInt(k),
+        1,
+        a,
+        BigInt(transA ? m : k),
+        b,
+        BigInt(transB ? k : n),
+        accumulate ? 1 : 0,
+        c,
+        BigInt(n),
+      ),
+      "sgemm",
+    );
   }
 
   /** The oneDNN implementation chosen for a convolution (e.g. "x64:gemm:jit"). */

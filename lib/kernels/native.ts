@@ -9,6 +9,9 @@ import { type Conv2dSameImpl, setConv2dSameImpl } from "./conv2d.ts";
 import { type ConvShape, type DnnlOps, loadDnnl, type PoolShape } from "./dnnl_ffi.ts";
 import { HOST_BACKENDS, type HostBackend, hostMemory } from "./host_memory.ts";
 import { setLeakyReluImpl } from "./leaky_relu.ts";
+import { matMulDims, setMatMulImpl } from "./matmul.ts";
+import { setMlpEnergyGradImpl } from "./mlp_energy.ts";
+import { type Gemm, mlpEnergyGrad } from "./mlp_energy_host.ts";
 
 function convShape(act: tf.TensorInfo, outChannels: number, kernel: number): ConvShape {
   const [batch, height, width, inChannels] = act.shape;
@@ -62,19 +65,104 @@ function convImpl(
   };
 }
 
+/**
+ * oneDNN's sgemm on one thread, whatever the count set: it may split a product's inner dimension
+ * between threads (then the sum's order, and its last bits, would follow the thread count), and
+ * the products here (the MLP's 256 x 128 x 128) are too small to gain from a second thread.
+ */
+function singleThreadGemm(ops: DnnlOps, threads: number): Gemm {
+  return (m, n, k, a, transA, bm, transB, c) => {
+    ops.setThreads(1);
+    try {
+      ops.sgemm(m, n, k, a, transA, bm, transB, c);
+    } finally {
+      ops.setThreads(threads);
+    }
+  };
+}
+
+/**
+ * Below this many elements an elementwise op runs on one thread: waking OpenMP's sleeping threads
+ * costs more than the work (the 2D MLP's 256 x 128 activations took 0.6 ms on two threads of a
+ * busy machine). Elementwise results do not depend on the thread count.
+ */
+const SMALL_ELEMENTWISE = 1 << 16;
+
+function onThreadsFor(ops: DnnlOps, size: number, threads: number, run: () => void): void {
+  if (size >= SMALL_ELEMENTWISE) return run();
+  ops.setThreads(1);
+  try {
+    run();
+  } finally {
+    ops.setThreads(threads);
+  }
+}
+
+function installGemmKernels(ops: DnnlOps, b: HostBackend, threads: number): void {
+  const gemm = singleThreadGemm(ops, threads);
+  setMatMulImpl(b, (a, bm, attrs, backend) => {
+    if (a.dtype !== "float32" || bm.dtype !== "float32") return null;
+    const d = matMulDims(a.shape, bm.shape, attrs);
+    if (!d) return null;
+    const mem = hostMemory(b, backend);
+    const out = mem.output([...d.outer, d.m, d.n]);
+    const av = mem.view(a), bv = mem.view(bm);
+    const aSize = d.m * d.k, bSize = d.k * d.n, cSize = d.m * d.n;
+    for (let i = 0; i < d.batches; i++) {
+      gemm(
+        d.m,
+        d.n,
+        d.k,
+        av.subarray(i * aSize, (i + 1) * aSize),
+        attrs.transposeA,
+        bv.subarray(i * bSize, (i + 1) * bSize),
+        attrs.transposeB,
+        out.values.subarray(i * cSize, (i + 1) * cSize),
+      );
+    }
+    return out.info;
+  });
+  setMlpEnergyGradImpl(b, (inputs, attrs, backend) => {
+    const mem = hostMemory(b, backend);
+    const [batch, inputDim] = inputs.y.shape;
+    const width = inputs.head.shape[1];
+    // Outputs first: allocating may grow the wasm memory, which invalidates earlier views.
+    const energy = mem.output([batch]);
+    const grad = mem.output([batch, inputDim]);
+    mlpEnergyGrad(
+      gemm,
+      { batch, inputDim, width, depth: inputs.weights.length, ...attrs },
+      {
+        y: mem.view(inputs.y),
+        weights: inputs.weights.map((w) => mem.view(w)),
+        proj: mem.view(inputs.proj),
+        head: mem.view(inputs.head),
+      },
+      mem.view(energy.info),
+      mem.view(grad.info),
+    );
+    return [energy.info, grad.info];
+  });
+}
+
 function install(ops: DnnlOps, b: HostBackend, name: string, threads: number): void {
+  installGemmKernels(ops, b, threads);
   setConv2dSameImpl(b, convImpl(ops, b, name, threads));
   setLeakyReluImpl(b, {
     forward: (x, alpha, backend) => {
       const mem = hostMemory(b, backend);
       const out = mem.output(x.shape);
-      ops.leakyRelu(alpha, mem.view(x), out.values);
+      onThreadsFor(ops, out.values.length, threads, () => {
+        ops.leakyRelu(alpha, mem.view(x), out.values);
+      });
       return out.info;
     },
     grad: (x, dy, alpha, backend) => {
       const mem = hostMemory(b, backend);
       const out = mem.output(x.shape);
-      ops.leakyReluGrad(alpha, mem.view(x), mem.view(dy), out.values);
+      onThreadsFor(ops, out.values.length, threads, () => {
+        ops.leakyReluGrad(alpha, mem.view(x), mem.view(dy), out.values);
+      });
       return out.info;
     },
   });
@@ -96,6 +184,8 @@ function install(ops: DnnlOps, b: HostBackend, name: string, threads: number): v
 }
 
 function uninstall(b: HostBackend): void {
+  setMatMulImpl(b, null);
+  setMlpEnergyGradImpl(b, null);
   setConv2dSameImpl(b, null);
   setLeakyReluImpl(b, null);
   setAvgPoolImpl(b, null);

@@ -13,8 +13,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
-import type { EnergyNet, MlpConfig } from "./types.ts";
-import { activate, dense, ParamFactory, timestepEmbedding } from "./layers.ts";
+import type { EnergyNet, FixedLevelEnergy, MlpConfig } from "./types.ts";
+import { activate, dense, LEAKY_RELU_SLOPE, ParamFactory, timestepEmbedding } from "./layers.ts";
+import { mlpEnergyGrad, mlpEnergyGradAvailable } from "../kernels/mlp_energy.ts";
 
 function validate(c: MlpConfig): void {
   const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
@@ -68,13 +69,16 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
   // As in the ResNet head, the output's time vector is not normalised: it sets the energy scale.
   const head = f.dense("head", tembDim, width, { spectralNorm: false });
 
-  const energy = (y: tf.Tensor, t: tf.Tensor): tf.Tensor1D => {
+  const checkShapes = (y: tf.Tensor, t: tf.Tensor) => {
     if (y.rank !== 2 || y.shape[1] !== inputDim) {
       throw new Error(`mlp energy expects y [B, ${inputDim}], got [${y.shape}]`);
     }
     if (t.rank !== 1 || t.shape[0] !== y.shape[0]) {
       throw new Error(`mlp energy expects t [${y.shape[0]}], got [${t.shape}]`);
     }
+  };
+  const energy = (y: tf.Tensor, t: tf.Tensor): tf.Tensor1D => {
+    checkShapes(y, t);
     return tf.tidy(() => {
       const temb = act(dense(timestepEmbedding(t, tembDim), temb0));
       const proj = depth === 1
@@ -86,11 +90,34 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
     });
   };
 
+  // The time terms (every layer's projection and the head's vector) and the weights, evaluated
+  // once per chain; each step is then one native kernel (lib/kernels/mlp_energy.ts).
+  const atLevels = (t: tf.Tensor): FixedLevelEnergy | null => {
+    if (!mlpEnergyGradAvailable()) return null;
+    const fixed = tf.tidy(() => {
+      const temb = act(dense(timestepEmbedding(t, tembDim), temb0));
+      return {
+        proj: dense(temb, tembProj),
+        head: dense(temb, head),
+        weights: hidden.map((layer) => tf.clone(layer.weight())),
+      };
+    });
+    const attrs = { activation, fourier, slope: LEAKY_RELU_SLOPE };
+    return {
+      energyAndGrad: (y) => {
+        checkShapes(y, t);
+        return mlpEnergyGrad(y, fixed.weights, fixed.proj, fixed.head, attrs);
+      },
+      dispose: () => tf.dispose([fixed.proj, fixed.head, ...fixed.weights]),
+    };
+  };
+
   return {
     config: cfg,
     params: f.params,
     buffers: f.buffers,
     energy,
+    atLevels,
     updateSpectralNorm: (copy) => f.updateSpectralNorm(copy),
     dispose: () => {
       f.dispose();

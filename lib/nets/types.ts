@@ -61,5 +61,18 @@ export interface EnergyNet {
    * weights keep their own vectors this way.
    */
   updateSpectralNorm(copy?: SpectralNormCopy): void;
+  /**
+   * The net at fixed levels t [B], for the many f-and-gradient evaluations of one Langevin chain
+   * (its weights fixed meanwhile), where the net has a faster way than differentiating `energy`
+   * on the active backend (the MLP with native kernels); null or absent where it has none.
+   */
+  atLevels?(t: tf.Tensor): FixedLevelEnergy | null;
+  dispose(): void;
+}
+
+/** See EnergyNet.atLevels. Holds tensors until disposed. */
+export interface FixedLevelEnergy {
+  /** f(y, t) [B] and df/dy, shaped as y. */
+  energyAndGrad(y: tf.Tensor): { energy: tf.Tensor1D; grad: tf.Tensor };
   dispose(): void;
 }

@@ -38,7 +38,14 @@ export interface ChainResult {
 }
 
 /** A per-example log-density: [B, ...] -> [B]. */
-export type LogDensity = (y: tf.Tensor) => tf.Tensor1D;
+export interface LogDensity {
+  (y: tf.Tensor): tf.Tensor1D;
+  /**
+   * log p and its gradient in one call, where the caller has a faster way than tfjs's autodiff
+   * (e.g. a net with a native forward-and-gradient kernel); absent: the function is differentiated.
+   */
+  withGrad?: (y: tf.Tensor) => { logp: tf.Tensor1D; grad: tf.Tensor };
+}
 
 interface ChainState {
   y: tf.Tensor;
@@ -48,6 +55,7 @@ interface ChainState {
 
 /** log p and its gradient for each example (the examples are independent, so grad of the sum). */
 function logpAndGrad(logDensity: LogDensity, y: tf.Tensor): ChainState {
+  if (logDensity.withGrad) return { y, ...logDensity.withGrad(y) };
   let logp: tf.Tensor1D | null = null;
   const grad = tf.grad((v: tf.Tensor) => {
     logp = tf.keep(logDensity(v));

@@ -1,12 +1,16 @@
 /**
  * The benchmark presets of bench/SPEC.md: the energy ResNet (net_res_temb2) without
- * attention and without spectral normalization, at the sizes the PyTorch peer uses.
+ * attention and without spectral normalization, at the sizes the PyTorch peer uses; and `toy2d`,
+ * the default 2D preset's MLP as `deno task train` runs it.
  */
 import { UserError } from "../../errors.ts";
 import type { TrainConfig } from "../../config.ts";
 import type { ResNetConfig } from "../../nets/types.ts";
+import { buildConfig, DEFAULT_PRESET } from "../../presets.ts";
 
+/** An image preset (the energy ResNet). */
 export interface BenchPreset {
+  kind?: "images";
   name: string;
   imageSize: number;
   channels: number;
@@ -16,7 +20,19 @@ export interface BenchPreset {
   batch: number;
 }
 
-export const BENCH_PRESETS: Readonly<Record<string, BenchPreset>> = Object.freeze({
+/** The 2D workload: the training preset `dataset` (its MLP, K and schedule) at `batch`. */
+export interface Toy2dBenchPreset {
+  kind: "toy2d";
+  name: string;
+  dataset: string;
+  batch: number;
+}
+
+export type AnyBenchPreset = BenchPreset | Toy2dBenchPreset;
+
+export const isToy2dBench = (p: AnyBenchPreset): p is Toy2dBenchPreset => p.kind === "toy2d";
+
+export const BENCH_PRESETS: Readonly<Record<string, AnyBenchPreset>> = Object.freeze({
   "cifar10-bench": {
     name: "cifar10-bench",
     imageSize: 32,
@@ -44,6 +60,7 @@ export const BENCH_PRESETS: Readonly<Record<string, BenchPreset>> = Object.freez
     numResBlocks: 2,
     batch: 64,
   },
+  "toy2d": { kind: "toy2d", name: "toy2d", dataset: DEFAULT_PRESET, batch: 256 },
 });
 
 export const BENCH_PRESET_NAMES = Object.keys(BENCH_PRESETS);
@@ -53,7 +70,7 @@ export const BENCH_LEVEL = 2;
 export const BENCH_T = 6;
 export const BENCH_MCMC_STEPS = 30;
 
-export function benchPreset(name: string): BenchPreset {
+export function benchPreset(name: string): AnyBenchPreset {
   const p = BENCH_PRESETS[name];
   if (!p) {
     throw new UserError(
@@ -77,11 +94,20 @@ export function benchNetConfig(p: BenchPreset): ResNetConfig {
   };
 }
 
+/** Langevin steps per train_iter: SPEC.md's 30 for images, the training preset's own K in 2D. */
+export function defaultMcmcSteps(p: AnyBenchPreset): number {
+  return isToy2dBench(p) ? buildConfig(p.dataset).langevin.steps : BENCH_MCMC_STEPS;
+}
+
 /**
- * A training config around the benchmark net: the official T=6 drl schedule, K ULA steps, Adam at
- * lr 1e-4 as the peer (no warm-up, no clipping: neither changes the work done), EMA as in training.
+ * A training config around the benchmark net. Images: the official T=6 drl schedule, K ULA steps,
+ * Adam at lr 1e-4 as the peer (no warm-up, no clipping: neither changes the work done), EMA as in
+ * training. 2D: the training preset itself at the preset's batch (and K where given).
  */
-export function benchTrainConfig(p: BenchPreset, mcmcSteps = BENCH_MCMC_STEPS): TrainConfig {
+export function benchTrainConfig(p: AnyBenchPreset, mcmcSteps = defaultMcmcSteps(p)): TrainConfig {
+  if (isToy2dBench(p)) {
+    return buildConfig(p.dataset, { batch: String(p.batch), K: String(mcmcSteps) });
+  }
   return {
     preset: p.name,
     task: "images",

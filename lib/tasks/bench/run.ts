@@ -13,7 +13,7 @@ import { createTrainState, type TrainState } from "../../train_state.ts";
 import { measureMemory, type MemoryUse, timeWorkload } from "./measure.ts";
 import { checkPeerPath, type PeerLine, runPeer } from "./peer.ts";
 import { type Profile, profileWorkload } from "./profile.ts";
-import { BENCH_MCMC_STEPS, type BenchPreset, benchPreset, benchTrainConfig } from "./presets.ts";
+import { type AnyBenchPreset, benchPreset, benchTrainConfig, defaultMcmcSteps } from "./presets.ts";
 import {
   langevinStepWorkload,
   trainIterWorkload,
@@ -26,11 +26,11 @@ export const IMPL = `drl-deno-tfjs-${tf.version.tfjs}`;
 
 export interface BenchOptions {
   /** A preset name of SPEC.md, or a preset (tests use tiny ones). */
-  preset: string | BenchPreset;
+  preset: string | AnyBenchPreset;
   backend: BackendChoice;
   /** Timed runs of langevin_step; train_iter gets max(1, reps / 2), as in the peer. */
   reps: number;
-  /** Langevin steps per train_iter (SPEC: 30). */
+  /** Langevin steps per train_iter (SPEC: 30 for images; toy2d: its training preset's K). */
   mcmcSteps?: number;
   workloads?: readonly WorkloadName[];
   peer?: { path: string; python: string; threads?: number; device?: "cpu" | "cuda" } | null;
@@ -100,7 +100,7 @@ export interface RatioLine {
 
 export interface BenchResult {
   backend: BackendInfo;
-  preset: BenchPreset;
+  preset: AnyBenchPreset;
   lines: BenchLine[];
   peer: PeerLine[];
   ratios: RatioLine[];
@@ -124,7 +124,7 @@ function disposeState(s: TrainState): void {
  * The backend probe for --backend auto: one Langevin step of this preset's net, at a batch of at
  * most 16 (as lib/run.ts's probe) so slow candidates do not take minutes on the large presets.
  */
-function langevinProbe(p: BenchPreset): Probe {
+function langevinProbe(p: AnyBenchPreset): Probe {
   const s = createTrainState(benchTrainConfig(p));
   const w = langevinStepWorkload(s, Math.min(p.batch, 16));
   return {
@@ -190,7 +190,7 @@ export async function runBench(
   log: (line: string) => void = () => {},
 ): Promise<BenchResult> {
   const preset = typeof opts.preset === "string" ? benchPreset(opts.preset) : opts.preset;
-  const mcmcSteps = opts.mcmcSteps ?? BENCH_MCMC_STEPS;
+  const mcmcSteps = opts.mcmcSteps ?? defaultMcmcSteps(preset);
   if (opts.peer) await checkPeerPath(opts.peer.path);
   const native = installFastKernels({ native: opts.native ?? true, threads: opts.threads });
   setWebgpuKernelsEnabled(opts.native ?? true);

@@ -1,0 +1,214 @@
+/**
+ * The 2D energy MLP's forward pass and input gradient as one routine on float32 arrays: the matrix
+ * products on a caller's gemm (oneDNN's sgemm), the rest as plain loops. A Langevin step needs f and
+ * df/dy; through tfjs that is about 200 kernels (forward, tape, backward), each with its own
+ * dispatch cost, for a net whose arithmetic takes well under a millisecond.
+ *
+ * The net (lib/nets/mlp.ts) with its time terms already evaluated for the chain's levels:
+ *   h_0 = [y, sin(2^k pi y), cos(2^k pi y) for k < fourier],  z_l = h_{l-1} W_l + proj_l,  h_l = act(z_l),
+ *   f = sum_j h_depth[j] head[j]
+ * and backwards g_depth = head, gz_l = g_l * act'(z_l), g_{l-1} = gz_l W_l^T, df/dy from g_0.
+ */
+
+/** C = op(A) op(B), row-major: op(A) [m, k], op(B) [k, n], C [m, n] (see DnnlOps.sgemm). */
+export type Gemm = (
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  transA: boolean,
+  b: Float32Array,
+  transB: boolean,
+  c: Float32Array,
+) => void;
+
+export type MlpActivation = "lrelu" | "swish";
+
+export interface MlpShape {
+  batch: number;
+  inputDim: number;
+  width: number;
+  depth: number;
+  /** Fourier octaves of the input features (0: y alone). */
+  fourier: number;
+  activation: MlpActivation;
+  /** The leaky ReLU's negative slope. */
+  slope: number;
+}
+
+export interface MlpArrays {
+  /** [B, D]. */
+  y: Float32Array;
+  /** W_l, [F, width] for l = 0 (F = D (1 + 2 fourier)), [width, width] after. */
+  weights: Float32Array[];
+  /** [B, depth * width]: each layer's time projection (its bias). */
+  proj: Float32Array;
+  /** [B, width]: the head's time vector. */
+  head: Float32Array;
+}
+
+/** Working arrays, reused between calls of the same shape. */
+class Scratch {
+  readonly z: Float32Array[];
+  readonly h: [Float32Array, Float32Array];
+  readonly g: [Float32Array, Float32Array];
+  readonly features: Float32Array;
+  readonly featureGrad: Float32Array;
+
+  constructor(readonly key: string, s: MlpShape, featureDim: number) {
+    const n = s.batch * s.width;
+    this.z = Array.from({ length: s.depth }, () => new Float32Array(n));
+    this.h = [new Float32Array(n), new Float32Array(n)];
+    this.g = [new Float32Array(n), new Float32Array(n)];
+    this.features = new Float32Array(s.batch * featureDim);
+    this.featureGrad = new Float32Array(s.batch * featureDim);
+  }
+}
+
+let scratch: Scratch | null = null;
+
+function scratchFor(s: MlpShape, featureDim: number): Scratch {
+  const key = `${s.batch},${s.width},${s.depth},${featureDim}`;
+  if (scratch?.key !== key) scratch = new Scratch(key, s, featureDim);
+  return scratch;
+}
+
+function validate(s: MlpShape, a: MlpArrays, featureDim: number): void {
+  const want = (what: string, got: number, n: number) => {
+    if (got !== n) throw new RangeError(`mlp energy: ${what} has ${got} values, expected ${n}`);
+  };
+  want("y", a.y.length, s.batch * s.inputDim);
+  want("proj", a.proj.length, s.batch * s.depth * s.width);
+  want("head", a.head.length, s.batch * s.width);
+  if (a.weights.length !== s.depth) {
+    throw new RangeError(`mlp energy: ${a.weights.length} weights for depth ${s.depth}`);
+  }
+  a.weights.forEach((w, l) => want(`W_${l}`, w.length, (l === 0 ? featureDim : s.width) * s.width));
+}
+
+/** h_0: y, then sin and cos of 2^k pi y (column k D + d of each block, as tf.tile lays them). */
+function inputFeatures(s: MlpShape, y: Float32Array, out: Float32Array, featureDim: number): void {
+  const { batch, inputDim: d, fourier } = s;
+  for (let b = 0; b < batch; b++) {
+    const row = b * featureDim;
+    for (let i = 0; i < d; i++) out[row + i] = y[b * d + i];
+    for (let k = 0; k < fourier; k++) {
+      const freq = 2 ** k * Math.PI;
+      for (let i = 0; i < d; i++) {
+        const arg = freq * y[b * d + i];
+        out[row + d + k * d + i] = Math.sin(arg);
+        out[row + d + fourier * d + k * d + i] = Math.cos(arg);
+      }
+    }
+  }
+}
+
+/** df/dy from df/dh_0. */
+function inputGradient(
+  s: MlpShape,
+  y: Float32Array,
+  featureGrad: Float32Array,
+  out: Float32Array,
+  featureDim: number,
+): void {
+  const { batch, inputDim: d, fourier } = s;
+  for (let b = 0; b < batch; b++) {
+    const row = b * featureDim;
+    for (let i = 0; i < d; i++) {
+      let g = featureGrad[row + i];
+      for (let k = 0; k < fourier; k++) {
+        const freq = 2 ** k * Math.PI;
+        const arg = freq * y[b * d + i];
+        g += freq * (featureGrad[row + d + k * d + i] * Math.cos(arg) -
+          featureGrad[row + d + fourier * d + k * d + i] * Math.sin(arg));
+      }
+      out[b * d + i] = g;
+    }
+  }
+}
+
+/**
+ * The leaky ReLU's factor by sign, indexed by +(z > 0): no branch, which the random signs of a
+ * layer's pre-activations would mispredict half the time (3x slower measured). The slope is taken
+ * in float32, as tfjs and oneDNN hold it.
+ */
+function leakyFactors(slope: number): Float64Array {
+  return Float64Array.of(Math.fround(slope), 1);
+}
+
+/** z += proj_l (in place), h = act(z). */
+function addBiasActivate(
+  s: MlpShape,
+  l: number,
+  z: Float32Array,
+  proj: Float32Array,
+  h: Float32Array,
+): void {
+  const { batch, width, depth } = s;
+  const swish = s.activation === "swish";
+  const factor = leakyFactors(s.slope);
+  for (let b = 0; b < batch; b++) {
+    const zr = b * width, pr = (b * depth + l) * width;
+    for (let j = 0; j < width; j++) {
+      // Rounded to float32 first, as stored: h is computed from the z the backward pass reads.
+      const v = Math.fround(z[zr + j] + proj[pr + j]);
+      z[zr + j] = v;
+      h[zr + j] = swish ? v / (1 + Math.exp(-v)) : v * factor[+(v > 0)];
+    }
+  }
+}
+
+/** g *= act'(z), in place. */
+function activationGrad(s: MlpShape, z: Float32Array, g: Float32Array): void {
+  const n = s.batch * s.width;
+  if (s.activation === "swish") {
+    for (let i = 0; i < n; i++) {
+      const sig = 1 / (1 + Math.exp(-z[i]));
+      g[i] *= sig * (1 + z[i] * (1 - sig));
+    }
+  } else {
+    const factor = leakyFactors(s.slope);
+    for (let i = 0; i < n; i++) g[i] *= factor[+(z[i] > 0)];
+  }
+}
+
+/** Writes f(y) [B] to `energy` and df/dy [B, D] to `grad`. */
+export function mlpEnergyGrad(
+  gemm: Gemm,
+  s: MlpShape,
+  a: MlpArrays,
+  energy: Float32Array,
+  grad: Float32Array,
+): void {
+  const { batch, inputDim, width, depth } = s;
+  const featureDim = inputDim * (1 + 2 * s.fourier);
+  validate(s, a, featureDim);
+  const w = scratchFor(s, featureDim);
+  let input = a.y;
+  if (s.fourier > 0) {
+    inputFeatures(s, a.y, w.features, featureDim);
+    input = w.features;
+  }
+  for (let l = 0; l < depth; l++) {
+    const k = l === 0 ? featureDim : width;
+    gemm(batch, width, k, input, false, a.weights[l], false, w.z[l]);
+    const h = w.h[l % 2];
+    addBiasActivate(s, l, w.z[l], a.proj, h);
+    input = h;
+  }
+  for (let b = 0; b < batch; b++) {
+    let sum = 0;
+    for (let j = 0; j < width; j++) sum += input[b * width + j] * a.head[b * width + j];
+    energy[b] = sum;
+  }
+  let g = w.g[0];
+  g.set(a.head);
+  for (let l = depth - 1; l >= 0; l--) {
+    activationGrad(s, w.z[l], g);
+    const k = l === 0 ? featureDim : width;
+    const next = l === 0 ? (s.fourier > 0 ? w.featureGrad : grad) : w.g[(depth - l) % 2];
+    gemm(batch, k, width, g, false, a.weights[l], true, next);
+    g = next;
+  }
+  if (s.fourier > 0) inputGradient(s, a.y, w.featureGrad, grad, featureDim);
+}

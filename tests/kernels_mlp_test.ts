@@ -1,0 +1,206 @@
+/**
+ * The 2D path's native kernels against tfjs: oneDNN's sgemm behind tf.matMul on wasm (every
+ * transpose, batched, declined broadcasts), the MLP's one-kernel f and df/dy against tfjs's autodiff
+ * of the same net (leaky ReLU and swish, with and without Fourier features, depth 1 to 3), a whole
+ * 2D training step against the cpu backend's, and bit-identical steps at 1 and 2 threads.
+ */
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import { getToy2d } from "../lib/data/toy2d.ts";
+import { loadDnnl } from "../lib/kernels/dnnl_ffi.ts";
+import { installFastKernels } from "../lib/kernels/mod.ts";
+import { disableNativeKernels, enableNativeKernels } from "../lib/kernels/native.ts";
+import { mlpEnergyGradAvailable } from "../lib/kernels/mlp_energy.ts";
+import { createMlp } from "../lib/nets/mlp.ts";
+import type { MlpConfig } from "../lib/nets/types.ts";
+import { buildConfig } from "../lib/presets.ts";
+import { Rng } from "../lib/rng.ts";
+import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
+import { makeTrainStep, type StepResult } from "../lib/train_step.ts";
+import { normals, relError, TOL } from "./helpers/compare.ts";
+import { type Need, testNeeding } from "./helpers/needs.ts";
+
+await initBackend("cpu");
+
+const ONEDNN: Need = {
+  what: "oneDNN (libdnnl.so.2)",
+  present: loadDnnl() !== null,
+  install: "apt-get install -y libdnnl2",
+};
+
+/** Runs `fn` on wasm with the native kernels, then goes back to cpu without them. */
+async function onNativeWasm<T>(fn: () => Promise<T>, threads?: number): Promise<T> {
+  try {
+    enableNativeKernels({ threads });
+    await initBackend("wasm");
+    return await fn();
+  } finally {
+    disableNativeKernels();
+    await initBackend("cpu");
+  }
+}
+
+const MATMUL_CASES: { a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
+  { a: [5, 3], b: [3, 4], ta: false, tb: false },
+  { a: [3, 5], b: [3, 4], ta: true, tb: false },
+  { a: [5, 3], b: [4, 3], ta: false, tb: true },
+  { a: [3, 5], b: [4, 3], ta: true, tb: true },
+  { a: [2, 6, 3], b: [2, 3, 7], ta: false, tb: false },
+  { a: [2, 3, 6], b: [2, 7, 3], ta: true, tb: true },
+  { a: [4, 0], b: [0, 3], ta: false, tb: false },
+  // Broadcast batch dimensions: declined, tfjs's own kernel answers.
+  { a: [2, 6, 3], b: [1, 3, 7], ta: false, tb: false },
+];
+
+async function products(): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  for (const [i, c] of MATMUL_CASES.entries()) {
+    const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+    const a = tf.tensor(normals(size(c.a), 10 + i), c.a);
+    const b = tf.tensor(normals(size(c.b), 20 + i), c.b);
+    const y = tf.matMul(a, b, c.ta, c.tb);
+    out.push(await y.data() as Float32Array);
+    tf.dispose([a, b, y]);
+  }
+  return out;
+}
+
+testNeeding(ONEDNN, {
+  name: "oneDNN matmul on wasm equals tfjs's for every transpose, batched and broadcast",
+  fn: async () => {
+    const want = await products();
+    const got = await onNativeWasm(products);
+    got.forEach((g, i) => {
+      const e = g.length === 0 ? 0 : relError(g, want[i]);
+      assert.ok(e <= TOL, `case ${i} (${JSON.stringify(MATMUL_CASES[i])}): relative error ${e}`);
+    });
+  },
+});
+
+const MLPS: Partial<MlpConfig>[] = [
+  { depth: 3, width: 16, activation: "lrelu", fourier: 0 },
+  { depth: 1, width: 8, activation: "swish", fourier: 2 },
+  { depth: 2, width: 12, activation: "lrelu", fourier: 3, spectralNorm: true },
+];
+
+function mlpConfig(c: Partial<MlpConfig>): MlpConfig {
+  return {
+    kind: "mlp",
+    inputDim: 2,
+    width: 16,
+    depth: 3,
+    tembDim: 8,
+    fourier: 0,
+    activation: "lrelu",
+    spectralNorm: false,
+    ...c,
+  };
+}
+
+interface EnergyAndGrad {
+  energy: Float32Array;
+  grad: Float32Array;
+}
+
+/** f and df/dy of a seeded net at 9 points over levels 0..2, by autodiff or the fast path. */
+async function energyAndGrad(c: Partial<MlpConfig>, fast: boolean): Promise<EnergyAndGrad> {
+  const net = createMlp(mlpConfig(c), new Rng(3));
+  const y = tf.tensor2d(normals(18, 4), [9, 2]);
+  const t = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2], "int32");
+  let energy: tf.Tensor, grad: tf.Tensor;
+  if (fast) {
+    const fixed = net.atLevels?.(t);
+    assert.ok(fixed, "the MLP has a fast path with the native kernels installed");
+    ({ energy, grad } = fixed.energyAndGrad(y));
+    fixed.dispose();
+  } else {
+    energy = net.energy(y, t);
+    grad = tf.grad((v: tf.Tensor) => tf.sum(net.energy(v, t)))(y);
+  }
+  const out = {
+    energy: await energy.data() as Float32Array,
+    grad: await grad.data() as Float32Array,
+  };
+  tf.dispose([y, t, energy, grad]);
+  net.dispose();
+  return out;
+}
+
+testNeeding(ONEDNN, {
+  name: "the MLP's one-kernel f and df/dy equal tfjs's autodiff of the same net",
+  fn: async () => {
+    assert.equal(mlpEnergyGradAvailable(), false, "cpu backend: no fast path");
+    for (const c of MLPS) {
+      const want = await energyAndGrad(c, false);
+      const got = await onNativeWasm(() => energyAndGrad(c, true));
+      for (const key of ["energy", "grad"] as const) {
+        const e = relError(got[key], want[key]);
+        assert.ok(e <= TOL, `${JSON.stringify(c)} ${key}: relative error ${e}`);
+      }
+      // The comparison can fail: another activation gives another gradient.
+      const other = { ...c, activation: c.activation === "lrelu" ? "swish" : "lrelu" } as const;
+      const wrong = await onNativeWasm(() => energyAndGrad(other, true));
+      assert.ok(relError(wrong.grad, want.grad) > 1e-2, "a different net is told apart");
+    }
+  },
+});
+
+/** Two steps of the 8 Gaussians preset (batch 64, K 4) from a fixed seed. */
+async function twoSteps(): Promise<{ results: StepResult[]; params: Float32Array[] }> {
+  const config = buildConfig("8gaussians", { batch: "64", K: "4" });
+  const s = createTrainState(config);
+  const step = makeTrainStep(config, s.net, s.st, s.adam, s.ema, s.rng);
+  const x0 = tf.tensor2d(getToy2d("8gaussians").sample(64, new Rng(5)), [64, 2]);
+  const results = [await step(x0), await step(x0)];
+  const params = await Promise.all([...s.net.params.values()].map((p) => p.data()));
+  x0.dispose();
+  disposeTrainState(s);
+  return { results, params: params as Float32Array[] };
+}
+
+testNeeding(ONEDNN, {
+  name: "a 2D training step on wasm with the native MLP equals the cpu backend's",
+  fn: async () => {
+    const want = await twoSteps();
+    const got = await onNativeWasm(twoSteps);
+    got.results.forEach((r, i) => {
+      assert.deepEqual([...r.levels], [...want.results[i].levels]);
+      for (const key of ["loss", "fPos", "fNeg", "displacement", "acceptance"] as const) {
+        const e = relError(r[key], want.results[i][key]);
+        assert.ok(e <= TOL, `step ${i} ${key}: relative error ${e}`);
+      }
+    });
+    got.results.forEach((r, i) => {
+      const e = Math.abs(r.gradNorm - want.results[i].gradNorm) / want.results[i].gradNorm;
+      assert.ok(e <= TOL, `step ${i} gradient norm: relative error ${e}`);
+    });
+    // Against the net's weight scale, not each tensor's: Adam moves every weight by about the
+    // learning rate whatever its gradient's size, so a bias whose gradient is at rounding level
+    // (the time projection's, 3e-5 after two warm-up steps) may move either way on either backend.
+    const scale = Math.max(...want.params.map((p) => Math.max(...p.map(Math.abs))));
+    got.params.forEach((p, i) => {
+      const diff = Math.max(...p.map((v, j) => Math.abs(v - want.params[i][j])));
+      assert.ok(diff <= TOL * scale, `parameter ${i}: difference ${diff} (weight scale ${scale})`);
+    });
+  },
+});
+
+testNeeding(ONEDNN, {
+  name: "oneDNN: 2D training steps are bit-identical with 1 and 2 threads",
+  fn: async () => {
+    const run = (threads: number) =>
+      onNativeWasm(async () => {
+        assert.match(installFastKernels({ threads }).description, new RegExp(`${threads} thread`));
+        await initBackend("wasm");
+        return await twoSteps();
+      }, threads);
+    const one = await run(1);
+    const two = await run(2);
+    two.results.forEach((r, i) => {
+      assert.deepEqual(r.loss, one.results[i].loss, `step ${i}: per-example losses`);
+      assert.equal(r.gradNorm, one.results[i].gradNorm, `step ${i}: gradient norm`);
+    });
+    two.params.forEach((p, i) => assert.deepEqual(p, one.params[i], `parameter ${i}`));
+  },
+});
