@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { EnergyNet } from "./nets/types.ts";
+import { adamKernelAvailable, adamUpdate, emaUpdate } from "./kernels/adam_ema.ts";
 
 export interface AdamConfig {
   lr: number;
@@ -48,12 +49,23 @@ export class Adam {
         tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g)))),
       ) as tf.Scalar;
       const scale = gradClip > 0 ? tf.minimum(1, tf.div(gradClip, tf.add(norm, 1e-12))) : null;
+      const native = adamKernelAvailable();
+      const one = native && !scale ? tf.scalar(1) : null;
       for (const [name, p] of this.params) {
         let g = grads.get(name);
         if (!g) continue;
-        if (scale) g = tf.mul(g, scale);
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;
+        if (native) {
+          // One kernel for the lines below (lib/kernels/adam_ema.ts).
+          const attrs = { lr, beta1, beta2, eps, bc1, bc2 };
+          const [p2, m2, v2] = adamUpdate({ p, m, v, g, scale: scale ?? one! }, attrs);
+          p.assign(p2);
+          m.assign(m2);
+          v.assign(v2);
+          continue;
+        }
+        if (scale) g = tf.mul(g, scale);
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
         const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
@@ -111,9 +123,10 @@ export class Ema {
   update(n: number): void {
     const decay = this.decayAt(n);
     tf.tidy(() => {
+      const native = adamKernelAvailable();
       for (const [name, p] of this.params) {
         const s = this.shadow.get(name)!;
-        s.assign(tf.add(tf.mul(s, decay), tf.mul(p, 1 - decay)));
+        s.assign(native ? emaUpdate(s, p, decay) : tf.add(tf.mul(s, decay), tf.mul(p, 1 - decay)));
       }
     });
     this.refineSpectralNorm(1);

@@ -4,9 +4,15 @@
  * Levels are per example, so one batch mixes levels.
  */
 import * as tf from "@tensorflow/tfjs";
-import type { EnergyNet, FixedLevelEnergy } from "./nets/types.ts";
+import type { EnergyNet } from "./nets/types.ts";
 import type { Rng } from "./rng.ts";
-import { type LangevinOptions, type LogDensity, sampleLangevin } from "./samplers/langevin.ts";
+import {
+  type ChainResult,
+  type LangevinOptions,
+  type LogDensity,
+  noiseScaleOf,
+  sampleLangevin,
+} from "./samplers/langevin.ts";
 import { nextLevel, perExample, type ScheduleTensors } from "./schedule.ts";
 import { appendDims } from "./tensor_util.ts";
 
@@ -77,58 +83,71 @@ export function conditionalLogProb(
 }
 
 /**
- * conditionalLogProb and its gradient in y from the net's own f-and-gradient at fixed levels:
- * grad = df/dy / s_t^2 - (y - x_{t+1}) / sigma_{t+1}^2 (the Gaussian term off at the top level).
+ * The recovery conditional's two per-example coefficients, [B] each: the energy's scale 1 / s_t^2
+ * and the Gaussian term's precision isRecovery / sigma_{t+1}^2 (0 at the top level).
  */
-function conditionalLogProbWithGrad(
-  fixed: FixedLevelEnergy,
-  t: tf.Tensor,
-  xNext: tf.Tensor,
-  st: ScheduleTensors,
-  kept: tf.Tensor[],
-): (y: tf.Tensor) => { logp: tf.Tensor1D; grad: tf.Tensor } {
-  const rank = xNext.rank;
-  // Per example: 1 / s_t^2 and the Gaussian term's precision isRecovery / sigma_{t+1}^2, as [B]
-  // and broadcast over y; the caller disposes them (`kept`) after the chain.
-  const [invS2, precision, invS2Wide, precisionWide] = tf.tidy(() => {
+function recoveryCoefficients(t: tf.Tensor, st: ScheduleTensors): [tf.Tensor1D, tf.Tensor1D] {
+  return tf.tidy(() => {
     const tNext = nextLevel(t);
-    const inv = tf.reciprocal(tf.gather(st.stepSizes, t));
-    const prec = tf.div(tf.gather(st.isRecovery, tNext), tf.square(tf.gather(st.sigmas, tNext)));
-    return [inv, prec, appendDims(inv, rank), appendDims(prec, rank)];
+    return [
+      tf.reciprocal(tf.gather(st.stepSizes, t)) as tf.Tensor1D,
+      tf.div(
+        tf.gather(st.isRecovery, tNext),
+        tf.square(tf.gather(st.sigmas, tNext)),
+      ) as tf.Tensor1D,
+    ];
   });
-  kept.push(invS2, precision, invS2Wide, precisionWide);
-  return (y) =>
-    tf.tidy(() => {
-      const { energy, grad } = fixed.energyAndGrad(y);
-      const diff = tf.sub(y, xNext);
-      const gauss = tf.mul(tf.mul(squaredNorms(diff), precision), 0.5);
-      return {
-        logp: tf.sub(tf.mul(energy, invS2), gauss) as tf.Tensor1D,
-        grad: tf.sub(tf.mul(grad, invS2Wide), tf.mul(diff, precisionWide)),
-      };
-    });
+}
+
+/** Level t's conditional log-density as a Langevin chain uses it (see recoveryLogDensity). */
+export interface RecoveryDensity {
+  logDensity: LogDensity;
+  /** The whole chain in one native call, where the net has one (EnergyNet.atLevels). */
+  chain?: (y0: tf.Tensor, s2: tf.Tensor, rng: Rng, opts: LangevinOptions) => ChainResult;
+  dispose(): void;
 }
 
 /**
  * Level t's conditional log-density given x_{t+1} as a Langevin chain uses it: with the net's
- * one-pass f-and-gradient where it has one (EnergyNet.atLevels), differentiated by tfjs otherwise.
- * Dispose after the chain.
+ * one-pass f-and-gradient (and whole-chain kernel) where it has them, differentiated by tfjs
+ * otherwise. With the fast path, grad = df/dy / s_t^2 - (y - x_{t+1}) / sigma_{t+1}^2. Dispose
+ * after the chain.
  */
 export function recoveryLogDensity(
   net: EnergyNet,
   t: tf.Tensor,
   xNext: tf.Tensor,
   st: ScheduleTensors,
-): { logDensity: LogDensity; dispose(): void } {
+): RecoveryDensity {
   const logDensity: LogDensity = (y: tf.Tensor) => conditionalLogProb(net, y, t, xNext, st);
   const fixed = net.atLevels?.(t) ?? null;
-  const kept: tf.Tensor[] = [];
-  if (fixed) logDensity.withGrad = conditionalLogProbWithGrad(fixed, t, xNext, st, kept);
+  if (!fixed) return { logDensity, dispose: () => {} };
+  const [scale, precision] = recoveryCoefficients(t, st);
+  const [scaleWide, precisionWide] = tf.tidy(() => [
+    appendDims(scale, xNext.rank),
+    appendDims(precision, xNext.rank),
+  ]);
+  logDensity.withGrad = (y) =>
+    tf.tidy(() => {
+      const { energy, grad } = fixed.energyAndGrad(y);
+      const diff = tf.sub(y, xNext);
+      const gauss = tf.mul(tf.mul(squaredNorms(diff), precision), 0.5);
+      return {
+        logp: tf.sub(tf.mul(energy, scale), gauss) as tf.Tensor1D,
+        grad: tf.sub(tf.mul(grad, scaleWide), tf.mul(diff, precisionWide)),
+      };
+    });
+  const langevin = fixed.langevin?.bind(fixed);
   return {
     logDensity,
+    chain: langevin &&
+      ((y0, s2, rng, opts) => {
+        noiseScaleOf(opts);
+        return langevin({ y0, anchor: xNext, scale, precision, s2, rng, opts });
+      }),
     dispose: () => {
-      tf.dispose(kept);
-      fixed?.dispose();
+      tf.dispose([scale, precision, scaleWide, precisionWide]);
+      fixed.dispose();
     },
   };
 }
@@ -172,7 +191,10 @@ export function sampleRecovery(
     perExample(st.aPrev, nextLevel(t), rank),
   ]);
   const density = recoveryLogDensity(net, t, xNext, st);
-  const chain = sampleLangevin(density.logDensity, opts.start ?? xNext, s2, rng, opts);
+  const start = opts.start ?? xNext;
+  const chain = density.chain
+    ? density.chain(start, s2, rng, opts)
+    : sampleLangevin(density.logDensity, start, s2, rng, opts);
   const x = tf.tidy(() => tf.div(chain.y, aPrev));
   tf.dispose([chain.y, s2, aPrev]);
   density.dispose();

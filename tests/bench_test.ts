@@ -218,7 +218,7 @@ Deno.test("presets: toy2d is the default 2D training preset (MLP 128 x 3, batch 
 });
 
 testNeeding(ONEDNN, {
-  name: "runBench toy2d on wasm: the MLP's one native kernel per Langevin step, nothing leaked",
+  name: "runBench toy2d on wasm: the MLP's native kernels (step, whole chain), nothing leaked",
   fn: async () => {
     const result = await runBench({
       preset: { kind: "toy2d", name: "toy2d", dataset: "8gaussians", batch: 32 },
@@ -233,7 +233,8 @@ testNeeding(ONEDNN, {
       for (const l of result.lines) assert.equal(l.leaked_tensors, 0, `${l.workload} leaks`);
       const [step, iter] = result.profiles.map((p) => p.profile.kernels.map((k) => k.kernel));
       assert.ok(step.includes("DrlMlpEnergyGrad"), "a Langevin step runs the MLP kernel");
-      assert.ok(iter.includes("DrlMlpEnergyGrad"), "so does the training step's chain");
+      assert.ok(iter.includes("DrlMlpLangevin"), "the training step's chain is one kernel");
+      assert.ok(iter.includes("DrlAdamUpdate"), "so is each parameter's Adam update");
     } finally {
       await initBackend("cpu");
     }

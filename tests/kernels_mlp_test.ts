@@ -15,6 +15,9 @@ import { mlpEnergyGradAvailable } from "../lib/kernels/mlp_energy.ts";
 import { createMlp } from "../lib/nets/mlp.ts";
 import type { MlpConfig } from "../lib/nets/types.ts";
 import { buildConfig } from "../lib/presets.ts";
+import { adamKernelAvailable } from "../lib/kernels/adam_ema.ts";
+import { Adam, Ema } from "../lib/optim.ts";
+import { sampleRecovery } from "../lib/recovery.ts";
 import { Rng } from "../lib/rng.ts";
 import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
 import { makeTrainStep, type StepResult } from "../lib/train_step.ts";
@@ -142,6 +145,101 @@ testNeeding(ONEDNN, {
       const other = { ...c, activation: c.activation === "lrelu" ? "swish" : "lrelu" } as const;
       const wrong = await onNativeWasm(() => energyAndGrad(other, true));
       assert.ok(relError(wrong.grad, want.grad) > 1e-2, "a different net is told apart");
+    }
+  },
+});
+
+/** A recovery chain of a seeded MLP at mixed levels, as the samplers run it. */
+async function recoveryChain(sampler: "ula" | "mala"): Promise<Record<string, Float32Array>> {
+  const config = buildConfig("8gaussians", { width: "16", T: "4" });
+  const s = createTrainState(config);
+  const xNext = tf.tensor2d(normals(24, 8), [12, 2]);
+  const start = tf.tensor2d(normals(24, 9), [12, 2]);
+  const t = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3], "int32");
+  const r = sampleRecovery(s.net, xNext, t, s.st, new Rng(11), {
+    steps: 6,
+    sampler,
+    noiseScale: 0.99,
+    start,
+  });
+  const out = {
+    x: await r.x.data() as Float32Array,
+    acceptance: await r.acceptance.data() as Float32Array,
+    displacement: await r.displacement.data() as Float32Array,
+  };
+  tf.dispose([xNext, start, t, r.x, r.acceptance, r.displacement]);
+  disposeTrainState(s);
+  return out;
+}
+
+testNeeding(ONEDNN, {
+  name: "the MLP's one-kernel Langevin chain equals sampleLangevin's (ULA and MALA, same draws)",
+  fn: async () => {
+    for (const sampler of ["ula", "mala"] as const) {
+      const want = await recoveryChain(sampler);
+      const got = await onNativeWasm(() => recoveryChain(sampler));
+      for (const key of ["x", "acceptance", "displacement"]) {
+        const e = relError(got[key], want[key]);
+        assert.ok(e <= TOL, `${sampler} ${key}: relative error ${e}`);
+      }
+      if (sampler === "mala") {
+        // Some proposals rejected, some accepted: both branches of the kernel ran.
+        const shares = [...want.acceptance];
+        assert.ok(shares.some((a) => a < 1) && shares.some((a) => a > 0), `${shares}`);
+      }
+    }
+  },
+});
+
+/** Three Adam steps and EMA updates on two parameters, clipped or not. */
+async function adamSteps(gradClip: number): Promise<Float32Array[]> {
+  const params = new Map([
+    ["a", tf.variable(tf.tensor(normals(12, 30), [3, 4]))],
+    ["b", tf.variable(tf.tensor(normals(5, 31), [5]))],
+  ]);
+  const adam = new Adam(params, {
+    lr: 1e-2,
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    warmup: 2,
+    gradClip,
+  });
+  const ema = new Ema({ params, buffers: new Map(), updateSpectralNorm: () => {} }, 0.9);
+  for (let step = 0; step < 3; step++) {
+    const grads = new Map([
+      ["a", tf.tensor(normals(12, 40 + step), [3, 4])],
+      ["b", tf.tensor(normals(5, 50 + step), [5])],
+    ]);
+    adam.apply(grads).dispose();
+    ema.update(adam.step);
+    tf.dispose([...grads.values()]);
+  }
+  const tensors = [
+    ...params.values(),
+    ...adam.m.values(),
+    ...adam.v.values(),
+    ...ema.shadow.values(),
+  ];
+  const out = await Promise.all(tensors.map((t) => t.data() as Promise<Float32Array>));
+  tf.dispose([...params.values(), ...ema.shadow.values()]);
+  adam.dispose();
+  return out;
+}
+
+testNeeding(ONEDNN, {
+  name: "Adam's and the EMA's one-kernel updates equal lib/optim.ts's tfjs ops (clipped or not)",
+  fn: async () => {
+    for (const clip of [0, 0.5]) {
+      const want = await adamSteps(clip);
+      const got = await onNativeWasm(async () => {
+        assert.ok(adamKernelAvailable());
+        return await adamSteps(clip);
+      });
+      got.forEach((g, i) => {
+        const e = relError(g, want[i]);
+        assert.ok(e <= TOL, `clip ${clip}, tensor ${i}: relative error ${e}`);
+      });
     }
   },
 });

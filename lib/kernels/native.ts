@@ -4,14 +4,17 @@
  * average pool, each one kernel each way, reading and writing tfjs's storage in place.
  */
 import type * as tf from "@tensorflow/tfjs";
+import { setAdamEmaImpl } from "./adam_ema.ts";
+import { adamStep, emaStep } from "./adam_ema_host.ts";
 import { setAvgPoolImpl } from "./avg_pool.ts";
 import { type Conv2dSameImpl, setConv2dSameImpl } from "./conv2d.ts";
 import { type ConvShape, type DnnlOps, loadDnnl, type PoolShape } from "./dnnl_ffi.ts";
 import { HOST_BACKENDS, type HostBackend, hostMemory } from "./host_memory.ts";
 import { setLeakyReluImpl } from "./leaky_relu.ts";
 import { matMulDims, setMatMulImpl } from "./matmul.ts";
-import { setMlpEnergyGradImpl } from "./mlp_energy.ts";
-import { type Gemm, mlpEnergyGrad } from "./mlp_energy_host.ts";
+import { type MlpEnergyAttrs, setMlpEnergyGradImpl } from "./mlp_energy.ts";
+import { type Gemm, mlpEnergyGrad, type MlpShape } from "./mlp_energy_host.ts";
+import { mlpLangevinChain } from "./mlp_langevin_host.ts";
 
 function convShape(act: tf.TensorInfo, outChannels: number, kernel: number): ConvShape {
   const [batch, height, width, inChannels] = act.shape;
@@ -122,31 +125,106 @@ function installGemmKernels(ops: DnnlOps, b: HostBackend, threads: number): void
     }
     return out.info;
   });
-  setMlpEnergyGradImpl(b, (inputs, attrs, backend) => {
-    const mem = hostMemory(b, backend);
-    const [batch, inputDim] = inputs.y.shape;
-    const width = inputs.head.shape[1];
-    // Outputs first: allocating may grow the wasm memory, which invalidates earlier views.
-    const energy = mem.output([batch]);
-    const grad = mem.output([batch, inputDim]);
-    mlpEnergyGrad(
-      gemm,
-      { batch, inputDim, width, depth: inputs.weights.length, ...attrs },
-      {
-        y: mem.view(inputs.y),
-        weights: inputs.weights.map((w) => mem.view(w)),
-        proj: mem.view(inputs.proj),
-        head: mem.view(inputs.head),
-      },
-      mem.view(energy.info),
-      mem.view(grad.info),
-    );
-    return [energy.info, grad.info];
+  const netShape = (
+    net: { weights: tf.TensorInfo[]; head: tf.TensorInfo },
+    y: tf.TensorInfo,
+    attrs: MlpEnergyAttrs,
+  ): MlpShape => {
+    const [batch, inputDim] = y.shape;
+    return { batch, inputDim, width: net.head.shape[1], depth: net.weights.length, ...attrs };
+  };
+  setMlpEnergyGradImpl(b, {
+    energyGrad: (inputs, attrs, backend) => {
+      const mem = hostMemory(b, backend);
+      const [batch, inputDim] = inputs.y.shape;
+      // Outputs first: allocating may grow the wasm memory, which invalidates earlier views.
+      const energy = mem.output([batch]);
+      const grad = mem.output([batch, inputDim]);
+      mlpEnergyGrad(
+        gemm,
+        netShape(inputs, inputs.y, attrs),
+        {
+          y: mem.view(inputs.y),
+          weights: inputs.weights.map((w) => mem.view(w)),
+          proj: mem.view(inputs.proj),
+          head: mem.view(inputs.head),
+        },
+        mem.view(energy.info),
+        mem.view(grad.info),
+      );
+      return [energy.info, grad.info];
+    },
+    langevin: (inputs, attrs, backend) => {
+      const mem = hostMemory(b, backend);
+      const [batch, inputDim] = inputs.y0.shape;
+      const y = mem.output([batch, inputDim]);
+      const acceptance = mem.output([batch]);
+      const displacement = mem.output([batch]);
+      const { noiseScale, ...netAttrs } = attrs;
+      // Copies of the inputs: the views would not survive the wasm memory growing meanwhile
+      // (the chain allocates nothing there, but the copies are small and make that not matter).
+      const copy = (t: tf.TensorInfo) => mem.view(t).slice();
+      mlpLangevinChain(
+        gemm,
+        netShape(inputs.net, inputs.y0, netAttrs),
+        {
+          weights: inputs.net.weights.map(copy),
+          proj: copy(inputs.net.proj),
+          head: copy(inputs.net.head),
+        },
+        {
+          y0: copy(inputs.y0),
+          anchor: copy(inputs.anchor),
+          scale: copy(inputs.scale),
+          precision: copy(inputs.precision),
+          stepSize: copy(inputs.stepSize),
+          noises: inputs.noises.map(copy),
+          uniforms: inputs.uniforms?.map(copy) ?? null,
+        },
+        noiseScale,
+        {
+          y: mem.view(y.info),
+          acceptance: mem.view(acceptance.info),
+          displacement: mem.view(displacement.info),
+        },
+      );
+      return [y.info, acceptance.info, displacement.info];
+    },
+  });
+}
+
+function installOptimizerKernels(b: HostBackend): void {
+  setAdamEmaImpl(b, {
+    adam: (inputs, attrs, backend) => {
+      const mem = hostMemory(b, backend);
+      const shape = inputs.p.shape;
+      const outs = [mem.output(shape), mem.output(shape), mem.output(shape)];
+      const [p, m, v] = outs.map((o) => mem.view(o.info));
+      adamStep(
+        {
+          p: mem.view(inputs.p),
+          m: mem.view(inputs.m),
+          v: mem.view(inputs.v),
+          g: mem.view(inputs.g),
+        },
+        mem.view(inputs.scale)[0],
+        attrs,
+        { p, m, v, g: new Float32Array(0) },
+      );
+      return [outs[0].info, outs[1].info, outs[2].info];
+    },
+    ema: (shadow, p, decay, backend) => {
+      const mem = hostMemory(b, backend);
+      const out = mem.output(p.shape);
+      emaStep(mem.view(shadow), mem.view(p), decay, mem.view(out.info));
+      return out.info;
+    },
   });
 }
 
 function install(ops: DnnlOps, b: HostBackend, name: string, threads: number): void {
   installGemmKernels(ops, b, threads);
+  installOptimizerKernels(b);
   setConv2dSameImpl(b, convImpl(ops, b, name, threads));
   setLeakyReluImpl(b, {
     forward: (x, alpha, backend) => {
@@ -186,6 +264,7 @@ function install(ops: DnnlOps, b: HostBackend, name: string, threads: number): v
 function uninstall(b: HostBackend): void {
   setMatMulImpl(b, null);
   setMlpEnergyGradImpl(b, null);
+  setAdamEmaImpl(b, null);
   setConv2dSameImpl(b, null);
   setLeakyReluImpl(b, null);
   setAvgPoolImpl(b, null);

@@ -15,7 +15,7 @@ import { UserError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
 import type { EnergyNet, FixedLevelEnergy, MlpConfig } from "./types.ts";
 import { activate, dense, LEAKY_RELU_SLOPE, ParamFactory, timestepEmbedding } from "./layers.ts";
-import { mlpEnergyGrad, mlpEnergyGradAvailable } from "../kernels/mlp_energy.ts";
+import { mlpEnergyGrad, mlpEnergyGradAvailable, mlpLangevin } from "../kernels/mlp_energy.ts";
 
 function validate(c: MlpConfig): void {
   const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
@@ -107,6 +107,35 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
       energyAndGrad: (y) => {
         checkShapes(y, t);
         return mlpEnergyGrad(y, fixed.weights, fixed.proj, fixed.head, attrs);
+      },
+      langevin: ({ y0, anchor, scale, precision, s2, rng, opts }) => {
+        checkShapes(y0, t);
+        const batch = y0.shape[0];
+        // The draws of sampleLangevin, in its order: per step a normal [B, D], then (MALA) a
+        // uniform [B].
+        const noises: tf.Tensor[] = [], uniforms: tf.Tensor[] = [];
+        for (let k = 0; k < opts.steps; k++) {
+          noises.push(rng.normal(y0.shape));
+          if (opts.sampler === "mala") uniforms.push(rng.uniform([batch]));
+        }
+        const stepSize = tf.reshape(s2, [batch]);
+        try {
+          return mlpLangevin(
+            fixed,
+            {
+              y0,
+              anchor,
+              scale,
+              precision,
+              stepSize,
+              noises,
+              uniforms: opts.sampler === "mala" ? uniforms : null,
+            },
+            { ...attrs, noiseScale: opts.noiseScale ?? 1 },
+          );
+        } finally {
+          tf.dispose([...noises, ...uniforms, stepSize]);
+        }
       },
       dispose: () => tf.dispose([fixed.proj, fixed.head, ...fixed.weights]),
     };

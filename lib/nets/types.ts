@@ -1,5 +1,7 @@
 /** The energy-network contract shared by the 2D MLP and the image ResNet. */
 import type * as tf from "@tensorflow/tfjs";
+import type { Rng } from "../rng.ts";
+import type { ChainResult, LangevinOptions } from "../samplers/langevin.ts";
 
 /** A copy of a net's weights and spectral-norm vectors, by the net's own names. */
 export interface SpectralNormCopy {
@@ -74,5 +76,22 @@ export interface EnergyNet {
 export interface FixedLevelEnergy {
   /** f(y, t) [B] and df/dy, shaped as y. */
   energyAndGrad(y: tf.Tensor): { energy: tf.Tensor1D; grad: tf.Tensor };
+  /**
+   * A whole chain of `sampleLangevin` (same options, same random draws from `rng`, in the same
+   * order) on log p(y_b) = scale_b f(y_b, t_b) - precision_b ||y_b - anchor_b||^2 / 2, in one
+   * native call; absent where the net has none. `scale`, `precision` are [B], `s2` the squared
+   * step sizes [B, 1, ...] as sampleLangevin takes them.
+   */
+  langevin?(chain: AnchoredChain): ChainResult;
   dispose(): void;
+}
+
+export interface AnchoredChain {
+  y0: tf.Tensor;
+  anchor: tf.Tensor;
+  scale: tf.Tensor1D;
+  precision: tf.Tensor1D;
+  s2: tf.Tensor;
+  rng: Rng;
+  opts: LangevinOptions;
 }

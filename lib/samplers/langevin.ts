@@ -64,6 +64,15 @@ function logpAndGrad(logDensity: LogDensity, y: tf.Tensor): ChainState {
   return { y, logp: logp!, grad };
 }
 
+/** The options' noise scale (default 1), checked. */
+export function noiseScaleOf(opts: LangevinOptions): number {
+  const noiseScale = opts.noiseScale ?? 1;
+  if (!(noiseScale > 0 && Number.isFinite(noiseScale))) {
+    throw new RangeError(`noiseScale must be a positive number, got ${noiseScale}`);
+  }
+  return noiseScale;
+}
+
 function sumOver(x: tf.Tensor): tf.Tensor1D {
   return tf.sum(x, Array.from({ length: x.rank - 1 }, (_, i) => i + 1)) as tf.Tensor1D;
 }
@@ -82,10 +91,7 @@ export function sampleLangevin(
 ): ChainResult {
   const rank = y0.rank;
   const batch = y0.shape[0];
-  const noiseScale = opts.noiseScale ?? 1;
-  if (!(noiseScale > 0 && Number.isFinite(noiseScale))) {
-    throw new RangeError(`noiseScale must be a positive number, got ${noiseScale}`);
-  }
+  const noiseScale = noiseScaleOf(opts);
   // The proposal's standard deviation and variance: s * noiseScale.
   const [sd, variance] = tf.tidy(() => [
     tf.mul(tf.sqrt(s2), noiseScale),
