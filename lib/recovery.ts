@@ -221,3 +221,47 @@ export function recoveryLoss(
     return { loss, fPos, fNeg };
   });
 }
+
+/**
+ * recoveryLoss with its parameter gradient of sum(loss) / `batch` from the net's one-pass
+ * f-and-parameter-gradient (EnergyNet.energyParamGrad); null where the net has none (the caller
+ * then differentiates recoveryLoss with tfjs). Gradients by parameter name.
+ */
+export function recoveryLossAndGrad(
+  net: EnergyNet,
+  xPos: tf.Tensor,
+  xNeg: tf.Tensor,
+  t: tf.Tensor1D,
+  st: ScheduleTensors,
+  batch: number,
+):
+  | { loss: tf.Tensor1D; fPos: tf.Tensor1D; fNeg: tf.Tensor1D; grads: Map<string, tf.Tensor> }
+  | null {
+  if (!net.energyParamGrad) return null;
+  const n = xPos.shape[0];
+  // Positives and negatives in one batch; d(loss_b)/d(fPos_b) = -w_b, d(loss_b)/d(fNeg_b) = w_b.
+  const [y, levels, cot, weight] = tf.tidy(() => {
+    const a = perExample(st.aPrev, nextLevel(t), xPos.rank);
+    const w = tf.div(st.schedule.sigmas[1], tf.gather(st.sigmas, nextLevel(t))) as tf.Tensor1D;
+    const c = tf.div(w, batch);
+    return [
+      tf.concat([tf.mul(a, xPos), tf.mul(a, xNeg)]),
+      tf.concat([t, t]),
+      tf.concat([tf.neg(c), c]) as tf.Tensor1D,
+      w,
+    ];
+  });
+  const out = net.energyParamGrad(y, levels, cot as tf.Tensor1D);
+  tf.dispose([y, levels, cot]);
+  if (!out) {
+    weight.dispose();
+    return null;
+  }
+  const parts = tf.tidy(() => {
+    const fPos = tf.slice(out.energy, 0, n) as tf.Tensor1D;
+    const fNeg = tf.slice(out.energy, n, n) as tf.Tensor1D;
+    return { loss: tf.mul(tf.neg(tf.sub(fPos, fNeg)), weight) as tf.Tensor1D, fPos, fNeg };
+  });
+  tf.dispose([out.energy, weight]);
+  return { ...parts, grads: out.grads };
+}

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "./config.ts";
 import type { EnergyNet } from "./nets/types.ts";
 import type { Adam, Ema } from "./optim.ts";
-import { qSamplePairs, recoveryLoss, sampleRecovery } from "./recovery.ts";
+import { qSamplePairs, recoveryLoss, recoveryLossAndGrad, sampleRecovery } from "./recovery.ts";
 import type { ScheduleTensors } from "./schedule.ts";
 import { Rng } from "./rng.ts";
 import type { ShardPool } from "./parallel/shard_pool.ts";
@@ -42,6 +42,32 @@ export interface ShardResult {
   samples?: StepResult["samples"];
 }
 
+/** recoveryLoss and the gradient of sum(loss) / batch by tfjs's autodiff, by parameter name. */
+function lossAndGradByAutodiff(
+  net: EnergyNet,
+  xPos: tf.Tensor,
+  xNeg: tf.Tensor,
+  t: tf.Tensor1D,
+  st: ScheduleTensors,
+  batch: number,
+): { loss: tf.Tensor1D; fPos: tf.Tensor1D; fNeg: tf.Tensor1D; grads: Map<string, tf.Tensor> } {
+  const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
+  let parts: { loss: tf.Tensor1D; fPos: tf.Tensor1D; fNeg: tf.Tensor1D } | null = null;
+  const whole = xPos.shape[0] === batch;
+  const { value, grads } = tf.variableGrads(() => {
+    parts = recoveryLoss(net, xPos, xNeg, t, st);
+    tf.keep(parts.loss);
+    tf.keep(parts.fPos);
+    tf.keep(parts.fNeg);
+    return (whole ? tf.mean(parts.loss) : tf.div(tf.sum(parts.loss), batch)) as tf.Scalar;
+  }, [...net.params.values()]);
+  value.dispose();
+  return {
+    ...parts!,
+    grads: new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])),
+  };
+}
+
 /**
  * Algorithm 1 on one shard of a batch: noisy pairs, K Langevin steps from x_{t+1}, the loss and
  * its gradient. The gradient is of sum(loss) / `batch`, so the shards' gradients add up to the
@@ -57,20 +83,10 @@ export async function shardStep(
   batch: number,
   keepSamples = false,
 ): Promise<ShardResult> {
-  const params = [...net.params.values()];
-  const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
   const { xt, xNext } = qSamplePairs(x0, t, st, rng);
   const chain = sampleRecovery(net, xNext, t, st, rng, langevin);
-  let parts: { loss: tf.Tensor1D; fPos: tf.Tensor1D; fNeg: tf.Tensor1D } | null = null;
-  const whole = x0.shape[0] === batch;
-  const { value, grads } = tf.variableGrads(() => {
-    parts = recoveryLoss(net, xt, chain.x, t, st);
-    tf.keep(parts.loss);
-    tf.keep(parts.fPos);
-    tf.keep(parts.fNeg);
-    return (whole ? tf.mean(parts.loss) : tf.div(tf.sum(parts.loss), batch)) as tf.Scalar;
-  }, params);
-  const p = parts!;
+  const { grads, ...p } = recoveryLossAndGrad(net, xt, chain.x, t, st, batch) ??
+    lossAndGradByAutodiff(net, xt, chain.x, t, st, batch);
   const [loss, fPos, fNeg, acceptance, displacement] = await Promise.all(
     [p.loss, p.fPos, p.fNeg, chain.acceptance, chain.displacement].map((x) =>
       x.data() as Promise<Float32Array>
@@ -78,9 +94,9 @@ export async function shardStep(
   );
   const samples = keepSamples ? { xPos: xt, xNeg: chain.x, t } : undefined;
   if (!samples) tf.dispose([xt, chain.x]);
-  tf.dispose([xNext, chain.acceptance, chain.displacement, p.loss, p.fPos, p.fNeg, value]);
+  tf.dispose([xNext, chain.acceptance, chain.displacement, p.loss, p.fPos, p.fNeg]);
   return {
-    grads: new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])),
+    grads,
     loss,
     fPos,
     fNeg,

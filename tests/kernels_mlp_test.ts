@@ -149,6 +149,59 @@ testNeeding(ONEDNN, {
   },
 });
 
+/** f and the gradient of sum(cot * f) for every parameter: by autodiff, or by the net's kernel. */
+async function paramGrads(
+  c: Partial<MlpConfig>,
+  fast: boolean,
+): Promise<Map<string, Float32Array>> {
+  const net = createMlp(mlpConfig(c), new Rng(6));
+  const y = tf.tensor2d(normals(20, 7), [10, 2]);
+  const t = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2, 3, 4], "int32");
+  const cot = tf.tensor1d(normals(10, 8));
+  let energy: tf.Tensor, grads: Map<string, tf.Tensor>;
+  if (fast) {
+    const out = net.energyParamGrad?.(y, t, cot);
+    assert.ok(out, "the MLP has a one-pass parameter gradient with the native kernels");
+    ({ energy, grads } = out);
+  } else {
+    energy = net.energy(y, t);
+    const nameOf = new Map([...net.params].map(([name, v]) => [v.name, name]));
+    const g = tf.variableGrads(() => tf.sum(tf.mul(net.energy(y, t), cot)) as tf.Scalar);
+    g.value.dispose();
+    grads = new Map(Object.entries(g.grads).map(([k, v]) => [nameOf.get(k)!, v]));
+  }
+  const out = new Map([["energy", await energy.data() as Float32Array]]);
+  for (const [name, g] of grads) out.set(name, await g.data() as Float32Array);
+  tf.dispose([y, t, cot, energy, ...grads.values()]);
+  net.dispose();
+  return out;
+}
+
+testNeeding(ONEDNN, {
+  name: "the MLP's one-kernel parameter gradient equals tfjs's autodiff (every parameter)",
+  fn: async () => {
+    for (const c of MLPS.filter((m) => !m.spectralNorm)) {
+      const want = await paramGrads(c, false);
+      const got = await onNativeWasm(() => paramGrads(c, true));
+      assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+      for (const [name, g] of got) {
+        const e = relError(g, want.get(name)!);
+        assert.ok(e <= TOL, `${JSON.stringify(c)} ${name}: relative error ${e}`);
+      }
+    }
+    // With spectral norm the gradient would flow through the normalisation: no fast path.
+    const withSn = createMlp(mlpConfig({ spectralNorm: true }), new Rng(6));
+    const none = await onNativeWasm(() => {
+      const y = tf.zeros([2, 2]), t = tf.tensor1d([0, 1], "int32"), cot = tf.ones([2]);
+      const out = withSn.energyParamGrad?.(y, t, cot as tf.Tensor1D);
+      tf.dispose([y, t, cot]);
+      return Promise.resolve(out);
+    });
+    assert.equal(none, null);
+    withSn.dispose();
+  },
+});
+
 /** A recovery chain of a seeded MLP at mixed levels, as the samplers run it. */
 async function recoveryChain(sampler: "ula" | "mala"): Promise<Record<string, Float32Array>> {
   const config = buildConfig("8gaussians", { width: "16", T: "4" });
@@ -264,9 +317,12 @@ testNeeding(ONEDNN, {
     const got = await onNativeWasm(twoSteps);
     got.results.forEach((r, i) => {
       assert.deepEqual([...r.levels], [...want.results[i].levels]);
+      // Step 0 from the same weights: within TOL. Step 1 starts from weights that differ at
+      // rounding level amplified by Adam (see below), so it gets ten times the slack.
+      const tol = i === 0 ? TOL : 10 * TOL;
       for (const key of ["loss", "fPos", "fNeg", "displacement", "acceptance"] as const) {
         const e = relError(r[key], want.results[i][key]);
-        assert.ok(e <= TOL, `step ${i} ${key}: relative error ${e}`);
+        assert.ok(e <= tol, `step ${i} ${key}: relative error ${e}`);
       }
     });
     got.results.forEach((r, i) => {

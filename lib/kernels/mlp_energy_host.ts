@@ -87,7 +87,12 @@ function validate(s: MlpShape, a: MlpArrays, featureDim: number): void {
 }
 
 /** h_0: y, then sin and cos of 2^k pi y (column k D + d of each block, as tf.tile lays them). */
-function inputFeatures(s: MlpShape, y: Float32Array, out: Float32Array, featureDim: number): void {
+export function inputFeatures(
+  s: MlpShape,
+  y: Float32Array,
+  out: Float32Array,
+  featureDim: number,
+): void {
   const { batch, inputDim: d, fourier } = s;
   for (let b = 0; b < batch; b++) {
     const row = b * featureDim;
@@ -132,12 +137,12 @@ function inputGradient(
  * layer's pre-activations would mispredict half the time (3x slower measured). The slope is taken
  * in float32, as tfjs and oneDNN hold it.
  */
-function leakyFactors(slope: number): Float64Array {
+export function leakyFactors(slope: number): Float64Array {
   return Float64Array.of(Math.fround(slope), 1);
 }
 
 /** z += proj_l (in place), h = act(z). */
-function addBiasActivate(
+export function addBiasActivate(
   s: MlpShape,
   l: number,
   z: Float32Array,
@@ -158,9 +163,13 @@ function addBiasActivate(
   }
 }
 
-/** g *= act'(z), in place. */
-function activationGrad(s: MlpShape, z: Float32Array, g: Float32Array): void {
-  const n = s.batch * s.width;
+/** g *= act'(z), in place, over the first n values (default: a hidden layer's). */
+export function activationGrad(
+  s: MlpShape,
+  z: Float32Array,
+  g: Float32Array,
+  n = s.batch * s.width,
+): void {
   if (s.activation === "swish") {
     for (let i = 0; i < n; i++) {
       const sig = 1 / (1 + Math.exp(-z[i]));

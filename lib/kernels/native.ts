@@ -15,6 +15,8 @@ import { matMulDims, setMatMulImpl } from "./matmul.ts";
 import { type MlpEnergyAttrs, setMlpEnergyGradImpl } from "./mlp_energy.ts";
 import { type Gemm, mlpEnergyGrad, type MlpShape } from "./mlp_energy_host.ts";
 import { mlpLangevinChain } from "./mlp_langevin_host.ts";
+import { setMlpParamGradImpl } from "./mlp_param_grad.ts";
+import { mlpEnergyParamGrad } from "./mlp_param_grad_host.ts";
 
 function convShape(act: tf.TensorInfo, outChannels: number, kernel: number): ConvShape {
   const [batch, height, width, inChannels] = act.shape;
@@ -193,6 +195,46 @@ function installGemmKernels(ops: DnnlOps, b: HostBackend, threads: number): void
   });
 }
 
+function installParamGradKernel(b: HostBackend, gemm: Gemm): void {
+  setMlpParamGradImpl(b, (inputs, attrs, backend) => {
+    const mem = hostMemory(b, backend);
+    const { roles, hidden } = inputs.params;
+    const [batch, inputDim] = inputs.y.shape;
+    // Outputs first (allocating may grow the wasm memory), then every view.
+    const energy = mem.output([batch]);
+    const gradRoles = Object.fromEntries(
+      Object.entries(roles).map(([r, t]) => [r, mem.output(t.shape).info]),
+    ) as typeof roles;
+    const gradHidden = hidden.map((t) => mem.output(t.shape).info);
+    const view = (r: typeof roles) => ({
+      tembW: mem.view(r.tembW),
+      tembB: mem.view(r.tembB),
+      projW: mem.view(r.projW),
+      projB: mem.view(r.projB),
+      headW: mem.view(r.headW),
+      headB: mem.view(r.headB),
+    });
+    mlpEnergyParamGrad(
+      gemm,
+      {
+        batch,
+        inputDim,
+        width: roles.headB.shape[0],
+        depth: hidden.length,
+        tembDim: roles.tembB.shape[0],
+        ...attrs,
+      },
+      mem.view(inputs.emb),
+      mem.view(inputs.y),
+      mem.view(inputs.cot),
+      { ...view(roles), hidden: hidden.map((t) => mem.view(t)) },
+      mem.view(energy.info),
+      { ...view(gradRoles), hidden: gradHidden.map((t) => mem.view(t)) },
+    );
+    return { energy: energy.info, grads: { roles: gradRoles, hidden: gradHidden } };
+  });
+}
+
 function installOptimizerKernels(b: HostBackend): void {
   setAdamEmaImpl(b, {
     adam: (inputs, attrs, backend) => {
@@ -224,6 +266,7 @@ function installOptimizerKernels(b: HostBackend): void {
 
 function install(ops: DnnlOps, b: HostBackend, name: string, threads: number): void {
   installGemmKernels(ops, b, threads);
+  installParamGradKernel(b, singleThreadGemm(ops, threads));
   installOptimizerKernels(b);
   setConv2dSameImpl(b, convImpl(ops, b, name, threads));
   setLeakyReluImpl(b, {
@@ -265,6 +308,7 @@ function uninstall(b: HostBackend): void {
   setMatMulImpl(b, null);
   setMlpEnergyGradImpl(b, null);
   setAdamEmaImpl(b, null);
+  setMlpParamGradImpl(b, null);
   setConv2dSameImpl(b, null);
   setLeakyReluImpl(b, null);
   setAvgPoolImpl(b, null);

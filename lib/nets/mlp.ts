@@ -16,6 +16,7 @@ import type { Rng } from "../rng.ts";
 import type { EnergyNet, FixedLevelEnergy, MlpConfig } from "./types.ts";
 import { activate, dense, LEAKY_RELU_SLOPE, ParamFactory, timestepEmbedding } from "./layers.ts";
 import { mlpEnergyGrad, mlpEnergyGradAvailable, mlpLangevin } from "../kernels/mlp_energy.ts";
+import { mlpParamGrad, mlpParamGradAvailable } from "../kernels/mlp_param_grad.ts";
 
 function validate(c: MlpConfig): void {
   const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
@@ -141,12 +142,47 @@ export function createMlp(config: MlpConfig, rng: Rng): EnergyNet {
     };
   };
 
+  // The training loss's backward pass in one native kernel (lib/kernels/mlp_param_grad.ts). Not
+  // with spectral norm: its gradient would also flow through each weight's normalisation.
+  const energyParamGrad = (y: tf.Tensor, t: tf.Tensor, cot: tf.Tensor1D) => {
+    if (cfg.spectralNorm || !mlpParamGradAvailable()) return null;
+    checkShapes(y, t);
+    const emb = tf.tidy(() => timestepEmbedding(t, tembDim));
+    try {
+      const out = mlpParamGrad(emb, y, cot, {
+        roles: {
+          tembW: temb0.weight(),
+          tembB: temb0.bias!,
+          projW: tembProj.weight(),
+          projB: tembProj.bias!,
+          headW: head.weight(),
+          headB: head.bias!,
+        },
+        hidden: hidden.map((layer) => layer.weight()),
+      }, { activation, fourier, slope: LEAKY_RELU_SLOPE });
+      const { roles } = out.grads;
+      const grads = new Map<string, tf.Tensor>([
+        ["temb.dense0.w", roles.tembW],
+        ["temb.dense0.b", roles.tembB],
+        ["temb.proj.w", roles.projW],
+        ["temb.proj.b", roles.projB],
+        ...out.grads.hidden.map((g, l) => [`hidden${l}.w`, g] as [string, tf.Tensor]),
+        ["head.w", roles.headW],
+        ["head.b", roles.headB],
+      ]);
+      return { energy: out.energy, grads };
+    } finally {
+      emb.dispose();
+    }
+  };
+
   return {
     config: cfg,
     params: f.params,
     buffers: f.buffers,
     energy,
     atLevels,
+    energyParamGrad,
     updateSpectralNorm: (copy) => f.updateSpectralNorm(copy),
     dispose: () => {
       f.dispose();

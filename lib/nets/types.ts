@@ -69,6 +69,16 @@ export interface EnergyNet {
    * on the active backend (the MLP with native kernels); null or absent where it has none.
    */
   atLevels?(t: tf.Tensor): FixedLevelEnergy | null;
+  /**
+   * f(y, t) [B] and the gradient of sum_b cot_b f(y_b, t_b) with respect to every parameter (by
+   * parameter name), in one pass where the net has one on the active backend (the MLP with native
+   * kernels, without spectral norm); null or absent otherwise: callers use tfjs's autodiff.
+   */
+  energyParamGrad?(
+    y: tf.Tensor,
+    t: tf.Tensor,
+    cot: tf.Tensor1D,
+  ): { energy: tf.Tensor1D; grads: Map<string, tf.Tensor> } | null;
   dispose(): void;
 }
 
