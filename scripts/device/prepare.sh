@@ -2,14 +2,13 @@
 # Prepares what the GPU run (scripts/device/gpu_bench.sh) brings to a machine with no network and
 # no Deno: .device/ with Deno compressed, the scripts bundled with their npm dependencies (no
 # node_modules there), and Debian's Vulkan and EGL loader packages. Run here, once; .device/ is
-# ignored by git and travels with `carry` (64 MiB at most: about 40 MiB with xz).
+# in .gitignore and travels with `carry` (64 MiB at most: about 40 MiB with xz).
 #
 #   bash scripts/device/prepare.sh [--fast]     # --fast: gzip -1 instead of xz (for the local test)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DEV=.device
 mkdir -p "$DEV/gl"
-grep -qx '/.device/' .git/info/exclude 2>/dev/null || echo '/.device/' >> .git/info/exclude
 
 DENO_BIN="$(command -v deno)"
 DENO_BIN="$(readlink -f "$DENO_BIN")"
