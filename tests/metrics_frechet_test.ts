@@ -151,3 +151,22 @@ Deno.test("Frechet distance refuses statistics of different feature sizes", () =
   const bad = { mu: a.mu, sigma: a.sigma.map((v, i) => (i === 0 ? NaN : v)) };
   assert.throws(() => frechetDistance(a, bad), UserError);
 });
+
+Deno.test("Frechet distance refuses a covariance that is not symmetric or not semi-definite", () => {
+  const d = 3;
+  const good = randomStats(50, d, new JsRandom(3));
+  const asym = { mu: good.mu, sigma: Float64Array.from(good.sigma) };
+  asym.sigma[1] += 0.5; // S[0][1] only
+  assert.throws(() => frechetDistance(asym, good), (e) => {
+    return e instanceof UserError &&
+      /first statistics' covariance is not symmetric/.test(e.message);
+  });
+  // diag(1, 1, -1): symmetric, indefinite.
+  const indefinite = { mu: good.mu, sigma: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, -1]) };
+  const full = { mu: good.mu, sigma: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]) };
+  assert.throws(() => frechetDistance(indefinite, full), /first statistics' covariance is not pos/);
+  assert.throws(() => frechetDistance(full, indefinite), /second statistics' covariance/);
+  // Float32 rounding of a valid covariance is accepted and changes the distance by rounding only.
+  const rounded = { mu: good.mu, sigma: Float64Array.from(new Float32Array(good.sigma)) };
+  assert.ok(Math.abs(frechetDistance(rounded, good)) < 1e-5);
+});
