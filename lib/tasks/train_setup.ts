@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { BACKEND_CHOICES, type BackendInfo, type BackendName, type Probe } from "../backend.ts";
 import type { TrainConfig } from "../config.ts";
 import { type DataSource, dataSourceFor } from "../data/source.ts";
-import type { ResultsDb } from "../db/mod.ts";
+import type { ResultsDb, RunRecord } from "../db/mod.ts";
 import { JOURNAL_FILE } from "../db/journal.ts";
-import { RunLeaseHolder } from "../db/lease.ts";
+import { type LeaseOptions, RunLeaseHolder } from "../db/lease.ts";
 import { RunRecorder } from "../db/run_recorder.ts";
 import { UserError } from "../errors.ts";
 import { removeStaleTemporaries } from "../io/atomic.ts";
@@ -37,7 +37,8 @@ import {
 export async function ensureWritable(dir: string): Promise<void> {
   try {
     await Deno.mkdir(dir, { recursive: true });
-    const probe = join(dir, `.write-test-${Deno.pid}`);
+    // Unique per call: a sweep's worker starts several runs in one process side by side.
+    const probe = join(dir, `.write-test-${Deno.pid}-${crypto.randomUUID()}`);
     await Deno.writeTextFile(probe, "");
     await Deno.remove(probe);
   } catch (err) {
@@ -82,13 +83,76 @@ export interface RunPlan {
   startFrom: string | null;
   /** A checkpoint file continued as a new run. */
   continued: boolean;
+  /** A new run's uid when it is fixed in advance (TrainOptions.runUid). */
+  uid?: string;
 }
 
 export interface PlanOptions {
   config?: TrainConfig;
   resume?: number;
   continueFrom?: string;
+  runUid?: string;
   iterations?: number;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The run of a uid fixed in advance: new, or the existing one from its last checkpoint, or from
+ * step 0 when it has none (it died before its first). The folder comes from the uid under this
+ * machine's results folder, not from the row: a shared folder may be mounted elsewhere here.
+ */
+async function planRunByUid(
+  uid: string,
+  opts: PlanOptions,
+  db: ResultsDb,
+  resultsDir: string,
+): Promise<RunPlan> {
+  const run = await db.getRunByUid(uid);
+  if (!run) {
+    if (!opts.config) throw new Error("train() needs a config for a new run");
+    return {
+      config: opts.config,
+      backend: null,
+      existing: null,
+      startFrom: null,
+      continued: false,
+      uid,
+    };
+  }
+  if (run.status === "completed") {
+    throw new UserError(`run ${run.id} (${uid}) is already completed; it is not trained again`);
+  }
+  const dir = await checkedRunDir({ ...run, dir: runFolder(resultsDir, uid) }, resultsDir);
+  const checkpoint = runCheckpointPath(dir);
+  const startFrom = (await exists(checkpoint)) ? checkpoint : null;
+  if (startFrom) await checkCheckpointOwner(startFrom, run);
+  return existingRunPlan(run, dir, startFrom, opts);
+}
+
+/** The plan that continues an existing run in its folder, on its own backend. */
+function existingRunPlan(
+  run: RunRecord,
+  dir: string,
+  startFrom: string | null,
+  opts: PlanOptions,
+): RunPlan {
+  return {
+    config: withIterations(run.config as TrainConfig, opts.iterations),
+    backend: (BACKEND_CHOICES as readonly string[]).includes(run.backend)
+      ? run.backend as BackendName
+      : null,
+    existing: { id: run.id, dir },
+    startFrom,
+    continued: false,
+  };
 }
 
 function withIterations(config: TrainConfig, iterations: number | undefined): TrainConfig {
@@ -101,6 +165,7 @@ export async function planRun(
   db: ResultsDb,
   resultsDir: string,
 ): Promise<RunPlan> {
+  if (opts.runUid !== undefined) return await planRunByUid(opts.runUid, opts, db, resultsDir);
   if (opts.resume !== undefined) {
     const run = await db.getRun(opts.resume);
     if (!run) {
@@ -122,15 +187,7 @@ export async function planRun(
     }
     // The checkpoint must be this run's own, not one of a run of another database.
     await checkCheckpointOwner(startFrom, run);
-    return {
-      config: withIterations(run.config as TrainConfig, opts.iterations),
-      backend: (BACKEND_CHOICES as readonly string[]).includes(run.backend)
-        ? run.backend as BackendName
-        : null,
-      existing: { id: run.id, dir },
-      startFrom,
-      continued: false,
-    };
+    return existingRunPlan(run, dir, startFrom, opts);
   }
   if (opts.continueFrom !== undefined) {
     const ckpt = await loadCheckpoint(opts.continueFrom);
@@ -172,6 +229,7 @@ export async function openRunRow(
     adapter: backend.adapter,
     seed: config.seed,
     dir: null,
+    uid: plan.uid,
   });
   const runDir = runFolder(resultsDir, (await db.getRun(runId))!.uid);
   await Deno.mkdir(runDir, { recursive: true });
@@ -219,13 +277,13 @@ export async function openRun(
   runDir: string,
   db: ResultsDb,
   backend: string,
-  opts: { workers?: number; log: (line: string) => void },
+  opts: { workers?: number; lease?: LeaseOptions; log: (line: string) => void },
 ): Promise<OpenRun> {
   const { config, startFrom } = plan;
   let state: TrainState | undefined;
   let source: DataSource | undefined;
   // One trainer per run: a second process resuming it is refused here, before it touches a file.
-  const lease = await RunLeaseHolder.acquire(db, runId);
+  const lease = await RunLeaseHolder.acquire(db, runId, opts.lease);
   if (lease.tookOver) opts.log(`run ${runId}: ${lease.tookOver}`);
   // A resume that cannot start leaves the run's status as it was (its files did not change).
   let running = !plan.existing;
@@ -243,6 +301,14 @@ export async function openRun(
       opts.log(`run ${runId} ${how} ${startFrom} at step ${state.step}`);
     } else {
       state = createTrainState(config);
+      if (plan.existing) {
+        // A run with a fixed uid that died before its first checkpoint starts again from step 0;
+        // rows its first attempt flushed (just before that checkpoint) belong to steps run again.
+        await rec.deleteMetricsAfter(0);
+        await rec.setRunStatus("running", "started again from step 0 (it had no checkpoint)");
+        running = true;
+        opts.log(`run ${runId} started again from step 0: it died before its first checkpoint`);
+      }
     }
     source = await dataSourceFor(config, state.step);
     const pool = await shardPoolFor(config, backend, opts.workers, opts.log);
