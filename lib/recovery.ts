@@ -9,9 +9,11 @@ import type { Rng } from "./rng.ts";
 import {
   type ChainResult,
   type LangevinOptions,
+  type LangevinStep,
+  langevinSteps,
   type LogDensity,
   noiseScaleOf,
-  sampleLangevin,
+  runToEnd,
 } from "./samplers/langevin.ts";
 import { nextLevel, perExample, type ScheduleTensors } from "./schedule.ts";
 import { appendDims } from "./tensor_util.ts";
@@ -185,20 +187,40 @@ export function sampleRecovery(
   rng: Rng,
   opts: RecoveryChainOptions,
 ): RecoveryChainResult {
+  return runToEnd(recoverySteps(net, xNext, t, st, rng, opts));
+}
+
+/**
+ * sampleRecovery one Langevin step at a time (see langevinSteps): yields y_k = a_{t+1} x after
+ * every step, then returns the same result. A net with a whole-chain kernel (EnergyNet.atLevels)
+ * runs its chain in one call and yields nothing. Ending it early disposes its tensors.
+ */
+export function* recoverySteps(
+  net: EnergyNet,
+  xNext: tf.Tensor,
+  t: tf.Tensor,
+  st: ScheduleTensors,
+  rng: Rng,
+  opts: RecoveryChainOptions,
+): Generator<LangevinStep, RecoveryChainResult, void> {
   const rank = xNext.rank;
   const [s2, aPrev] = tf.tidy(() => [
     perExample(st.stepSizes, t, rank),
     perExample(st.aPrev, nextLevel(t), rank),
   ]);
   const density = recoveryLogDensity(net, t, xNext, st);
-  const start = opts.start ?? xNext;
-  const chain = density.chain
-    ? density.chain(start, s2, rng, opts)
-    : sampleLangevin(density.logDensity, start, s2, rng, opts);
-  const x = tf.tidy(() => tf.div(chain.y, aPrev));
-  tf.dispose([chain.y, s2, aPrev]);
-  density.dispose();
-  return { x, acceptance: chain.acceptance, displacement: chain.displacement };
+  try {
+    const start = opts.start ?? xNext;
+    const chain = density.chain
+      ? density.chain(start, s2, rng, opts)
+      : yield* langevinSteps(density.logDensity, start, s2, rng, opts);
+    const x = tf.tidy(() => tf.div(chain.y, aPrev));
+    chain.y.dispose();
+    return { x, acceptance: chain.acceptance, displacement: chain.displacement };
+  } finally {
+    tf.dispose([s2, aPrev]);
+    density.dispose();
+  }
 }
 
 /**

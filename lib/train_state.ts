@@ -7,9 +7,7 @@ import { Adam, Ema } from "./optim.ts";
 import { Rng } from "./rng.ts";
 import { makeSchedule, type ScheduleTensors, scheduleTensors } from "./schedule.ts";
 import { INITIAL_POWER_ITERATIONS } from "./nets/spectral_norm.ts";
-
-/** The checkpoint group of the EMA weights' own spectral-norm vectors. */
-const EMA_BUFFERS = "ema.buffers";
+import { EMA_BUFFERS, type SamplingModel, samplingModelFrom } from "./sampling_model.ts";
 
 export interface TrainState {
   config: TrainConfig;
@@ -89,26 +87,13 @@ export function restoreTrainState(
 
 /**
  * For sampling: the network with its EMA weights (or the raw weights) and their own spectral-norm
- * vectors, and the schedule.
+ * vectors, and the schedule (lib/sampling_model.ts, shared with the browser page).
  */
 export async function loadForSampling(
   path: string,
   weights: "ema" | "params" = "ema",
-): Promise<{ config: TrainConfig; net: EnergyNet; st: ScheduleTensors; step: number }> {
-  const ckpt = await loadCheckpoint(path);
-  const config = ckpt.meta.config as TrainConfig;
-  const net = createEnergyNet(config.net, new Rng(config.seed));
-  restoreGroup(ckpt, weights, net.params, path);
-  if (weights === "ema" && ckpt.tensors.has(EMA_BUFFERS)) {
-    restoreGroup(ckpt, EMA_BUFFERS, net.buffers, path);
-  } else {
-    restoreGroup(ckpt, "buffers", net.buffers, path);
-    // An older checkpoint's EMA weights with the live net's vectors: converge them first.
-    if (weights === "ema") {
-      for (let i = 0; i < INITIAL_POWER_ITERATIONS; i++) net.updateSpectralNorm();
-    }
-  }
-  return { config, net, st: scheduleTensors(makeSchedule(config.schedule)), step: ckpt.meta.step };
+): Promise<SamplingModel> {
+  return samplingModelFrom(await loadCheckpoint(path), weights, path);
 }
 
 export function disposeTrainState(s: TrainState): void {

@@ -8,8 +8,9 @@ import { Command } from "commander";
 import { intOption, optionalInt, parseCommand } from "../lib/cli.ts";
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
-import { runCheckpoint } from "../lib/tasks/eval.ts";
 import { exportModel } from "../lib/models.ts";
+// Any run kind (the 2D models are shipped too), not eval's image-only lookup.
+import { runCheckpoint } from "../lib/run_files.ts";
 
 await runMain(async () => {
   const program = new Command("export-model")

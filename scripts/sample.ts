@@ -1,6 +1,7 @@
 /**
  * deno task sample (--run ID | --model NAME | --checkpoint PATH) [--n 64] [--seed S]
  *   [--out grid.png] [--png-dir DIR] [--long-run N] [--snapshots S1,S2,...] [--noise-scale X]
+ *   [--K K] [--sampler ula|mala]
  *   [--weights ema|params] [--batch B] [--backend B] [--db PATH]
  * Progressive sampling (Algorithm 3) from a checkpoint; recorded in the results database.
  */
@@ -12,6 +13,7 @@ import { runMain, UserError } from "../lib/errors.ts";
 import { checkpointOfRun, sampleFromCheckpoint } from "../lib/tasks/sample.ts";
 import { SHIPPED_MODELS, shippedModelPath } from "../lib/models.ts";
 import { dirname } from "node:path";
+import { SAMPLER_KINDS, type SamplerKind } from "../lib/samplers/langevin.ts";
 
 await runMain(async () => {
   const program = new Command("sample")
@@ -29,6 +31,8 @@ await runMain(async () => {
     .option("--long-run <n>", "continue the level-0 chains for N steps, with snapshots", "0")
     .option("--snapshots <list>", "long-run snapshot steps, e.g. 30,300,3000 (default log-spaced)")
     .option("--noise-scale <x>", "Langevin noise scale (official evaluation: 0.99)", "1")
+    .option("--K <k>", "Langevin steps per level (default: the model's training K)")
+    .option("--sampler <s>", `${SAMPLER_KINDS.join(" | ")} (default: the model's training sampler)`)
     .option("--weights <w>", "ema | params", "ema")
     .option("--batch <b>", "samples per batch", "64")
     .option("--backend <b>", BACKEND_CHOICES.join(" | "), "auto")
@@ -44,6 +48,13 @@ await runMain(async () => {
   if (!(noiseScale > 0 && noiseScale <= 10)) {
     throw new UserError(`--noise-scale must be a number in (0, 10] (got '${o.noiseScale}')`);
   }
+  if (o.sampler !== undefined && !(SAMPLER_KINDS as readonly string[]).includes(o.sampler)) {
+    throw new UserError(`--sampler is ${SAMPLER_KINDS.join(" or ")} (got '${o.sampler}')`);
+  }
+  const langevin = {
+    ...(o.K !== undefined ? { steps: intOption("K", o.K, 1) } : {}),
+    ...(o.sampler !== undefined ? { sampler: o.sampler as SamplerKind } : {}),
+  };
   const snapshots = o.snapshots?.split(",").map((x) => intOption("snapshots", x.trim(), 1));
   if (o.weights !== "ema" && o.weights !== "params") {
     throw new UserError("--weights is ema or params");
@@ -72,6 +83,7 @@ await runMain(async () => {
       longRun: intOption("long-run", o.longRun!),
       snapshots,
       noiseScale,
+      langevin,
       weights: o.weights,
       backend: o.backend as BackendChoice,
       batch: intOption("batch", o.batch!, 1),

@@ -17,6 +17,7 @@ import {
 } from "../lib/report/svg_chart.ts";
 import { type Fixture, GRID_RGB, makeResultsFixture } from "./helpers/results_fixture.ts";
 import { testNeeding } from "./helpers/needs.ts";
+import { findChromium } from "./helpers/chromium.ts";
 
 // These tests pick their databases explicitly; a DATABASE_URL in the developer's environment
 // (say, the lab's shared server) must neither receive test rows nor change what is tested.
@@ -112,23 +113,6 @@ Deno.test("report: a self-contained page with tables, inlined grids and per-leve
     await f.cleanup();
   }
 });
-
-async function findChromium(): Promise<string | null> {
-  for (const name of ["chromium", "chromium-browser", "google-chrome"]) {
-    try {
-      const out = await new Deno.Command(name, {
-        args: ["--version"],
-        stdout: "null",
-        stderr: "null",
-      })
-        .output();
-      if (out.success) return name;
-    } catch {
-      // not installed under this name
-    }
-  }
-  return null;
-}
 
 const CHROMIUM = await findChromium();
 

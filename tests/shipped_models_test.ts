@@ -72,6 +72,29 @@ Deno.test("the shipped Fashion-MNIST model: its file describes itself and it sam
   }
 });
 
+Deno.test("the shipped 8gaussians model: its file describes itself and it samples 2D points", async () => {
+  const path = await shippedModelPath("8gaussians");
+  const meta = (await loadCheckpoint(path)).meta;
+  const config = meta.config as { preset: string; task: string; net: { kind: string } };
+  assert.equal(config.preset, "8gaussians");
+  assert.equal(config.task, "toy2d");
+  assert.equal(config.net.kind, "mlp");
+  assert.ok(meta.step > 0);
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = join(dir, "samples.png");
+    const r = await runScript("sample.ts", [
+      ...["--model", "8gaussians", "--n", "64", "--out", out, "--backend", "wasm"],
+      ...["--db", join(dir, "r.db")],
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((r.stdout.match(/level \d: acceptance/g) ?? []).length, 6);
+    assert.ok((await readPng(out)).width > 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("an unknown shipped model is one clear error listing the models", async () => {
   await assert.rejects(
     () => shippedModelPath("cifar10"),

@@ -4,57 +4,29 @@
  * "params", "ema", "buffers" (spectral-norm vectors), "ema.buffers" (the EMA weights' own vectors),
  * "adam.m", "adam.v".
  */
-import * as tf from "@tensorflow/tfjs";
 import { UserError } from "../errors.ts";
-import type { RngState } from "../rng.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import {
+  type Checkpoint,
+  CHECKPOINT_FORMAT,
+  CHECKPOINT_MAGIC as MAGIC,
+  type CheckpointMeta,
+  dataChecksum,
+  notACheckpoint,
+  parseCheckpoint,
+  type TensorEntry,
+} from "./checkpoint_data.ts";
 
-export const CHECKPOINT_FORMAT = "drl-checkpoint-v1";
-const MAGIC = new TextEncoder().encode("DRLCKPT1");
-
-export interface CheckpointMeta {
-  format: string;
-  step: number;
-  /** The full, frozen training config. */
-  config: unknown;
-  rng: RngState;
-  adamStep: number;
-  /** git commit of the code that wrote it (null outside a git checkout). */
-  codeVersion: string | null;
-  createdAt: string;
-  /** Extra facts (e.g. the run id). */
-  extra?: Record<string, unknown>;
-}
-
-/**
- * A checksum of the tensor data, as 8 hex digits: FNV-1a's multiply-xor over the data's
- * little-endian 32-bit words (then any tail bytes), four bytes a round for speed. It catches a
- * corrupted or truncated data section at load, instead of sampling NaNs; it is no defence against
- * tampering.
- */
-export function dataChecksum(bytes: Uint8Array): string {
-  // A 32-bit view needs 4-byte alignment: copy the rare unaligned input.
-  const b = bytes.byteOffset % 4 === 0 ? bytes : Uint8Array.from(bytes);
-  const words = new Uint32Array(b.buffer, b.byteOffset, b.length >>> 2);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], 0x01000193);
-  for (let i = words.length * 4; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  return (h >>> 0).toString(16).padStart(8, "0");
-}
-
-interface TensorEntry {
-  group: string;
-  name: string;
-  shape: number[];
-  offset: number;
-  length: number;
-}
-
-export interface Checkpoint {
-  meta: CheckpointMeta;
-  /** group -> name -> tensor data. */
-  tensors: Map<string, Map<string, { shape: number[]; values: Float32Array }>>;
-}
+// The format itself (parsing, checksum, restoring) lives in checkpoint_data.ts, which the browser
+// page shares; this module adds reading and writing files.
+export {
+  type Checkpoint,
+  CHECKPOINT_FORMAT,
+  type CheckpointMeta,
+  dataChecksum,
+  parseCheckpoint,
+  restoreGroup,
+} from "./checkpoint_data.ts";
 
 /** What a checkpoint stores of a tensor (a tf.Tensor is one; so are plain host arrays). */
 export interface StoredTensor {
@@ -118,42 +90,7 @@ export async function loadCheckpoint(path: string): Promise<Checkpoint> {
     }
     throw new UserError(`cannot read checkpoint ${path}: ${(err as Error).message}`);
   }
-  const bad = (why: string) =>
-    new UserError(
-      `${path} is not a valid DRL checkpoint (${why}); was it written by this toolkit?`,
-    );
-  if (bytes.length < 12 || !MAGIC.every((b, i) => bytes[i] === b)) throw bad("wrong magic bytes");
-  const headerLen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(MAGIC.length, true);
-  const headerEnd = MAGIC.length + 4 + headerLen;
-  if (headerEnd > bytes.length) throw bad("truncated header");
-  let header: CheckpointMeta & { tensors: TensorEntry[]; checksum?: string };
-  try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(MAGIC.length + 4, headerEnd)));
-  } catch {
-    throw bad("unreadable header");
-  }
-  if (header.format !== CHECKPOINT_FORMAT) throw bad(`unknown format '${header.format}'`);
-  const dataStart = Math.ceil(headerEnd / 4) * 4;
-  const total = header.tensors.reduce((s, e) => s + e.length, 0);
-  if (dataStart + total * 4 !== bytes.length) throw bad("truncated tensor data");
-  const aligned = bytes.slice(dataStart).buffer;
-  // Files written before checksums existed have none; every newer one must match.
-  if (header.checksum !== undefined && dataChecksum(new Uint8Array(aligned)) !== header.checksum) {
-    throw new UserError(
-      `${path} is corrupted: its tensor data does not match the checksum written with it; ` +
-        `use another checkpoint (a kept checkpoint_step<N>.ckpt, or retrain)`,
-    );
-  }
-  const tensors: Checkpoint["tensors"] = new Map();
-  for (const e of header.tensors) {
-    if (!tensors.has(e.group)) tensors.set(e.group, new Map());
-    tensors.get(e.group)!.set(e.name, {
-      shape: e.shape,
-      values: new Float32Array(aligned, e.offset * 4, e.length),
-    });
-  }
-  const { tensors: _index, checksum: _checksum, ...meta } = header;
-  return { meta, tensors };
+  return parseCheckpoint(bytes, path);
 }
 
 /**
@@ -181,10 +118,7 @@ export async function readCheckpointMeta(path: string): Promise<CheckpointMeta> 
       }
       return true;
     };
-    const bad = (why: string) =>
-      new UserError(
-        `${path} is not a valid DRL checkpoint (${why}); was it written by this toolkit?`,
-      );
+    const bad = (why: string) => notACheckpoint(path, why);
     if (!(await readExactly(head)) || !MAGIC.every((b, i) => head[i] === b)) {
       throw bad("wrong magic bytes");
     }
@@ -199,31 +133,5 @@ export async function readCheckpointMeta(path: string): Promise<CheckpointMeta> 
     }
   } finally {
     f.close();
-  }
-}
-
-/** Assigns a checkpoint group's values to variables of matching names and shapes. */
-export function restoreGroup(
-  ckpt: Checkpoint,
-  group: string,
-  vars: Map<string, tf.Variable>,
-  path = "checkpoint",
-): void {
-  if (vars.size === 0) return;
-  const stored = ckpt.tensors.get(group);
-  if (!stored) throw new UserError(`${path} has no '${group}' tensors`);
-  for (const [name, v] of vars) {
-    const s = stored.get(name);
-    if (!s) {
-      throw new UserError(`${path} lacks ${group}/${name}; it was written for another network`);
-    }
-    if (s.shape.join("x") !== v.shape.join("x")) {
-      throw new UserError(
-        `${path}: ${group}/${name} has shape ${s.shape.join("x")}, the network expects ${
-          v.shape.join("x")
-        }`,
-      );
-    }
-    tf.tidy(() => v.assign(tf.tensor(s.values, s.shape)));
   }
 }

@@ -7,6 +7,9 @@
 import { decode, encode } from "fast-png";
 import { writeFileAtomic } from "./atomic.ts";
 import { UserError } from "../errors.ts";
+import { floatToByte } from "./pixels.ts";
+
+export { floatToByte } from "./pixels.ts";
 
 export type PngChannels = 1 | 3 | 4;
 
@@ -150,12 +153,6 @@ export async function readPng(path: string): Promise<Image8> {
   } catch (err) {
     throw new UserError(`${path} is not a readable PNG (${(err as Error).message})`);
   }
-}
-
-/** Maps [-1, 1] to 0..255 (rounding, clamped; NaN becomes 0). */
-export function floatToByte(v: number): number {
-  const b = Math.round((v + 1) * 127.5);
-  return b > 255 ? 255 : b >= 0 ? b : 0;
 }
 
 /** Converts a float NHWC batch in [-1, 1] to one 8-bit tile per image. */

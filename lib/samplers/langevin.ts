@@ -77,6 +77,25 @@ function sumOver(x: tf.Tensor): tf.Tensor1D {
   return tf.sum(x, Array.from({ length: x.rank - 1 }, (_, i) => i + 1)) as tf.Tensor1D;
 }
 
+/** One finished Langevin step of a running chain (see langevinSteps). */
+export interface LangevinStep {
+  /** 1..K: how many steps the chain has made. */
+  step: number;
+  /**
+   * The chain's state y_step, owned by the chain: valid until the generator resumes (clone it to
+   * keep it).
+   */
+  y: tf.Tensor;
+}
+
+/** Runs a generator to its end and returns its return value (the sampler without observers). */
+export function runToEnd<R>(steps: Generator<unknown, R, void>): R {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
 /**
  * K steps of y <- y + (s^2 / 2) grad log p(y) + noiseScale s eps from y0; with MALA each move is
  * accepted with probability min(1, p(y') q(y | y') / p(y) q(y' | y)). `s2` is the squared step
@@ -89,6 +108,21 @@ export function sampleLangevin(
   rng: Rng,
   opts: LangevinOptions,
 ): ChainResult {
+  return runToEnd(langevinSteps(logDensity, y0, s2, rng, opts));
+}
+
+/**
+ * sampleLangevin one step at a time: yields after every step (so a page can draw the chain as it
+ * moves and let the browser paint between steps) and returns the same ChainResult, with the same
+ * random draws in the same order. Ending the generator early (`return()`) disposes its tensors.
+ */
+export function* langevinSteps(
+  logDensity: LogDensity,
+  y0: tf.Tensor,
+  s2: tf.Tensor,
+  rng: Rng,
+  opts: LangevinOptions,
+): Generator<LangevinStep, ChainResult, void> {
   const rank = y0.rank;
   const batch = y0.shape[0];
   const noiseScale = noiseScaleOf(opts);
@@ -99,48 +133,52 @@ export function sampleLangevin(
   ]);
   let state = logpAndGrad(logDensity, tf.clone(y0));
   let acceptSum: tf.Tensor1D = tf.zeros([batch]);
-  for (let k = 0; k < opts.steps; k++) {
-    const mean = tf.tidy(() => tf.add(state.y, tf.mul(tf.mul(s2, 0.5), state.grad)));
-    const proposalY = tf.tidy(() => tf.add(mean, tf.mul(sd, rng.normal(y0.shape))));
-    const proposal = logpAndGrad(logDensity, proposalY);
-    const accProb = tf.tidy(() => {
-      // log q(y'|y) and log q(y|y') for the Gaussian proposal N(y + s^2/2 grad, (noiseScale s)^2 I).
-      const twoS2 = tf.mul(variance, 2);
-      const logqFwd = tf.neg(tf.div(sumOver(tf.square(tf.sub(proposal.y, mean))), twoS2));
-      const meanBack = tf.add(proposal.y, tf.mul(tf.mul(s2, 0.5), proposal.grad));
-      const logqBwd = tf.neg(tf.div(sumOver(tf.square(tf.sub(state.y, meanBack))), twoS2));
-      const logAlpha = tf.add(tf.sub(proposal.logp, state.logp), tf.sub(logqBwd, logqFwd));
-      return tf.minimum(tf.exp(logAlpha), 1) as tf.Tensor1D;
-    });
-    mean.dispose();
-    let next: ChainState;
-    let accepted: tf.Tensor1D;
-    if (opts.sampler === "mala") {
-      const accept = tf.tidy(() => tf.less(rng.uniform([batch]), accProb));
-      next = tf.tidy(() => {
-        const mask = appendDims(accept, rank);
-        return {
-          y: tf.where(mask, proposal.y, state.y),
-          logp: tf.where(accept, proposal.logp, state.logp) as tf.Tensor1D,
-          grad: tf.where(mask, proposal.grad, state.grad),
-        };
+  try {
+    for (let k = 0; k < opts.steps; k++) {
+      const mean = tf.tidy(() => tf.add(state.y, tf.mul(tf.mul(s2, 0.5), state.grad)));
+      const proposalY = tf.tidy(() => tf.add(mean, tf.mul(sd, rng.normal(y0.shape))));
+      const proposal = logpAndGrad(logDensity, proposalY);
+      const accProb = tf.tidy(() => {
+        // log q(y'|y) and log q(y|y') for the Gaussian proposal N(y + s^2/2 grad, (noiseScale s)^2 I).
+        const twoS2 = tf.mul(variance, 2);
+        const logqFwd = tf.neg(tf.div(sumOver(tf.square(tf.sub(proposal.y, mean))), twoS2));
+        const meanBack = tf.add(proposal.y, tf.mul(tf.mul(s2, 0.5), proposal.grad));
+        const logqBwd = tf.neg(tf.div(sumOver(tf.square(tf.sub(state.y, meanBack))), twoS2));
+        const logAlpha = tf.add(tf.sub(proposal.logp, state.logp), tf.sub(logqBwd, logqFwd));
+        return tf.minimum(tf.exp(logAlpha), 1) as tf.Tensor1D;
       });
-      accepted = tf.tidy(() => tf.cast(accept, "float32") as tf.Tensor1D);
-      tf.dispose([accept, accProb, proposal.y, proposal.logp, proposal.grad]);
-    } else {
-      next = proposal;
-      accepted = accProb;
+      mean.dispose();
+      let next: ChainState;
+      let accepted: tf.Tensor1D;
+      if (opts.sampler === "mala") {
+        const accept = tf.tidy(() => tf.less(rng.uniform([batch]), accProb));
+        next = tf.tidy(() => {
+          const mask = appendDims(accept, rank);
+          return {
+            y: tf.where(mask, proposal.y, state.y),
+            logp: tf.where(accept, proposal.logp, state.logp) as tf.Tensor1D,
+            grad: tf.where(mask, proposal.grad, state.grad),
+          };
+        });
+        accepted = tf.tidy(() => tf.cast(accept, "float32") as tf.Tensor1D);
+        tf.dispose([accept, accProb, proposal.y, proposal.logp, proposal.grad]);
+      } else {
+        next = proposal;
+        accepted = accProb;
+      }
+      const newSum = tf.add(acceptSum, accepted) as tf.Tensor1D;
+      tf.dispose([acceptSum, accepted, state.y, state.logp, state.grad]);
+      acceptSum = newSum;
+      state = next;
+      yield { step: k + 1, y: state.y };
     }
-    const newSum = tf.add(acceptSum, accepted) as tf.Tensor1D;
-    tf.dispose([acceptSum, accepted, state.y, state.logp, state.grad]);
-    acceptSum = newSum;
-    state = next;
+    return tf.tidy(() => ({
+      y: tf.clone(state.y),
+      acceptance: tf.div(acceptSum, Math.max(opts.steps, 1)) as tf.Tensor1D,
+      displacement: tf.sqrt(sumOver(tf.square(tf.sub(state.y, y0)))) as tf.Tensor1D,
+    }));
+  } finally {
+    // Normal end and early return alike: the chain's own tensors go, the result stays.
+    tf.dispose([state.y, state.logp, state.grad, acceptSum, sd, variance]);
   }
-  const result = tf.tidy(() => ({
-    y: tf.clone(state.y),
-    acceptance: tf.div(acceptSum, Math.max(opts.steps, 1)) as tf.Tensor1D,
-    displacement: tf.sqrt(sumOver(tf.square(tf.sub(state.y, y0)))) as tf.Tensor1D,
-  }));
-  tf.dispose([state.y, state.logp, state.grad, acceptSum, sd, variance]);
-  return result;
 }

@@ -16,6 +16,7 @@ import { floatBatchToTiles, imageGrid, writePng } from "../io/png.ts";
 import { Rng } from "../rng.ts";
 import { type LongRunSnapshot, runLongChains } from "../samplers/long_run.ts";
 import { drawSamples } from "../samplers/progressive.ts";
+import type { SamplerKind } from "../samplers/langevin.ts";
 import { loadForSampling } from "../train_state.ts";
 import { runCheckpoint } from "../run_files.ts";
 
@@ -38,6 +39,8 @@ export interface SampleOptions {
   batch: number;
   /** Langevin noise scale (official evaluation: 0.99; default 1). */
   noiseScale?: number;
+  /** K and the sampler, where they differ from the checkpoint's training config. */
+  langevin?: { steps?: number; sampler?: SamplerKind };
 }
 
 export interface SampleSummary {
@@ -107,10 +110,10 @@ export async function sampleFromCheckpoint(
   const backend = await initBackend(opts.backend);
   const { config, net, st, step } = await loadForSampling(opts.checkpoint, opts.weights);
   const noiseScale = opts.noiseScale ?? 1;
-  const chain = { ...config.langevin, noiseScale };
+  const chain = { ...config.langevin, ...opts.langevin, noiseScale };
   console.log(
     `backend: ${backend.backend} (${backend.adapter}); ${config.preset} at step ${step}, ` +
-      `${opts.weights} weights, T=${config.schedule.T}, K=${config.langevin.steps}, ` +
+      `${opts.weights} weights, T=${config.schedule.T}, K=${chain.steps} ${chain.sampler}, ` +
       `noise scale ${noiseScale}`,
   );
   const runId = await db.createRun({

@@ -13,28 +13,9 @@ import type { EnergyNet } from "../nets/types.ts";
 import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
 import { drawSamples } from "../samplers/progressive.ts";
+import { levelInputScale, levelLogDensity, TOY_BOX } from "../level_density.ts";
 
-/** The box the figures and likelihood grids cover; the toy data sets live in about [-1, 1]^2. */
-export const TOY_BOX = { lo: -1.5, hi: 1.5 };
-
-/** log q_t(x) = f(a_{t+1} x, t) / s_t^2, level t's unnormalised marginal log-density, batched. */
-export function levelLogDensity(
-  net: EnergyNet,
-  st: ScheduleTensors,
-  level: number,
-): (points: Float32Array) => Promise<Float32Array> {
-  return async (points) => {
-    const n = points.length / 2;
-    const out = tf.tidy(() => {
-      const y = tf.tensor2d(points, [n, 2]);
-      const t = tf.fill([n], level, "int32");
-      return tf.div(net.energy(y, t), st.schedule.stepSizes[level]);
-    });
-    const values = Float32Array.from(await out.data());
-    out.dispose();
-    return values;
-  };
-}
+export { levelLogDensity, TOY_BOX } from "../level_density.ts";
 
 export interface Toy2dReport {
   evaluation: Toy2dEvaluation;
@@ -71,7 +52,9 @@ export async function evaluateToy2dRun(
   for (let t = 0; t < config.schedule.T; t++) {
     const g = await gridLogLikelihood(levelLogDensity(net, st, t), heldOut.subarray(0, 2), {
       ...grid,
-      scale: st.schedule.alphas[t + 1] ?? 1,
+      // The net's input scale of level t as sampling uses it: 1 at the (unconditional) top level,
+      // whose samples are not rescaled (alphas[T] would squeeze the whole box into one cell).
+      scale: levelInputScale(st, t),
     });
     levelDensities.push({ label: `level ${t}`, grid: g.gridValues, n: grid.n });
   }

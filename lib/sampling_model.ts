@@ -1,0 +1,50 @@
+/**
+ * A checkpoint's network ready for sampling: the EMA weights (or the raw weights) with their own
+ * spectral-norm vectors, and the schedule as device tensors. From a parsed checkpoint, so the CLI
+ * (train_state.ts loadForSampling, from a file) and the browser page (web/, from fetched bytes)
+ * build the model the same way.
+ */
+import type { TrainConfig } from "./config.ts";
+import { type Checkpoint, restoreGroup } from "./io/checkpoint_data.ts";
+import { createEnergyNet } from "./nets/mod.ts";
+import { INITIAL_POWER_ITERATIONS } from "./nets/spectral_norm.ts";
+import type { EnergyNet } from "./nets/types.ts";
+import { Rng } from "./rng.ts";
+import { makeSchedule, type ScheduleTensors, scheduleTensors } from "./schedule.ts";
+
+/** The checkpoint group of the EMA weights' own spectral-norm vectors. */
+export const EMA_BUFFERS = "ema.buffers";
+
+export interface SamplingModel {
+  config: TrainConfig;
+  net: EnergyNet;
+  st: ScheduleTensors;
+  /** The training step the weights are from. */
+  step: number;
+}
+
+/** The sampling model of a parsed checkpoint; `path` names it in errors. The caller disposes. */
+export function samplingModelFrom(
+  ckpt: Checkpoint,
+  weights: "ema" | "params",
+  path: string,
+): SamplingModel {
+  const config = ckpt.meta.config as TrainConfig;
+  const net = createEnergyNet(config.net, new Rng(config.seed));
+  try {
+    restoreGroup(ckpt, weights, net.params, path);
+    if (weights === "ema" && ckpt.tensors.has(EMA_BUFFERS)) {
+      restoreGroup(ckpt, EMA_BUFFERS, net.buffers, path);
+    } else {
+      restoreGroup(ckpt, "buffers", net.buffers, path);
+      // An older checkpoint's EMA weights with the live net's vectors: converge them first.
+      if (weights === "ema") {
+        for (let i = 0; i < INITIAL_POWER_ITERATIONS; i++) net.updateSpectralNorm();
+      }
+    }
+  } catch (err) {
+    net.dispose();
+    throw err;
+  }
+  return { config, net, st: scheduleTensors(makeSchedule(config.schedule)), step: ckpt.meta.step };
+}
