@@ -1,0 +1,265 @@
+/**
+ * `deno task loglik`: a trained run's data log-likelihood under its chain of conditional EBMs
+ * (lib/loglik.ts), in nats and bits/dim, written to the results database as evaluations of the
+ * run. 2D runs score fresh draws of their data set (beside the true density's log-likelihood);
+ * image runs score the first n images of a split, uniformly dequantised
+ * (lib/data/images/dequantize.ts).
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { TrainConfig } from "../config.ts";
+import { getToy2d } from "../data/toy2d.ts";
+import { bitsPerDim, dequantize, PIXEL_BIN } from "../data/images/dequantize.ts";
+import { openImageDataset } from "../data/images/mod.ts";
+import type { ResultsDb, RunRecord } from "../db/mod.ts";
+import { UserError } from "../errors.ts";
+import {
+  chainLogLikelihood,
+  defaultAisSteps,
+  type LevelLogLik,
+  type LogLikSummary,
+  mergeLevelLogLik,
+  summarizeLogLik,
+} from "../loglik.ts";
+import { trueAvgLogLik } from "../metrics/toy2d.ts";
+import { Rng } from "../rng.ts";
+import { runCheckpoint } from "../run_files.ts";
+import { loadForSampling } from "../train_state.ts";
+
+export interface LoglikOptions {
+  db: ResultsDb;
+  runId: number;
+  /** The checkpoint the run kept at this step (default: its latest). */
+  step?: number;
+  /** Data points scored. */
+  n: number;
+  /** AIS temperatures per level (default: defaultAisSteps(T) of lib/loglik.ts). */
+  aisSteps?: number;
+  /** AIS chains per level and data point. */
+  particles: number;
+  /** Multiplies the AIS transitions' first MALA step. Default 1. */
+  stepScale?: number;
+  /** Adapt the MALA step to the acceptance (default true; false: exactly unbiased weights). */
+  adaptStep?: boolean;
+  seed: number;
+  /**
+   * Data points per batch (memory: batch x particles rows at once); default 256 for 2D runs, 8 for
+   * image runs (the ResNet's activations and their gradients for every row).
+   */
+  batch?: number;
+  /** Image runs: the split scored (default "test"). */
+  split?: string;
+  /** Levels done over all batches, of batches x T. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface LoglikResult {
+  run: RunRecord;
+  /** The checkpoint's training step. */
+  step: number;
+  dataset: string;
+  /** Image runs: the split scored; null for 2D runs (fresh draws). */
+  split: string | null;
+  T: number;
+  /** AIS temperatures per level used. */
+  aisSteps: number;
+  /** Values per data point. */
+  dims: number;
+  /** log p(x_0) in nats per data point. */
+  summary: LogLikSummary;
+  bitsPerDim: number;
+  bitsPerDimSe: number;
+  /** 2D runs: the true density's mean log-likelihood of the same points (nats). */
+  trueLogLik: number | null;
+  levels: LevelLogLik[];
+  seconds: number;
+}
+
+/** The data points scored: n rows of the model's shape, and how they were made. */
+interface ScoredData {
+  /** Row-major [n, ...shape]. */
+  values: Float32Array;
+  shape: number[];
+  /** Bin width of the discretised data (PIXEL_BIN), or 1 for continuous data. */
+  binWidth: number;
+  trueLogLik: number | null;
+  split: string | null;
+}
+
+async function scoredData(config: TrainConfig, opts: LoglikOptions, rng: Rng): Promise<ScoredData> {
+  if (config.task === "toy2d") {
+    const dataset = getToy2d(config.dataset);
+    const values = dataset.sample(opts.n, rng);
+    return {
+      values,
+      shape: [2],
+      binWidth: 1,
+      trueLogLik: trueAvgLogLik(dataset, values),
+      split: null,
+    };
+  }
+  const split = opts.split ?? "test";
+  const ds = await openImageDataset(config.dataset, {
+    split,
+    data: config.data.path ?? undefined,
+  });
+  try {
+    if (ds.count < opts.n) {
+      throw new UserError(
+        `${config.dataset} ${split} has ${ds.count} images, fewer than --n ${opts.n}`,
+      );
+    }
+    const size = ds.height * ds.width * ds.channels;
+    const values = new Float32Array(opts.n * size);
+    const js = rng.js();
+    for (let i = 0; i < opts.n; i++) dequantize(ds.get(i), js, values, i * size);
+    return {
+      values,
+      shape: [ds.height, ds.width, ds.channels],
+      binWidth: PIXEL_BIN,
+      trueLogLik: null,
+      split,
+    };
+  } finally {
+    ds.close();
+  }
+}
+
+/** The run and its checkpoint, checked to be a trained model's; one clear line otherwise. */
+async function trainedRun(
+  db: ResultsDb,
+  runId: number,
+  step?: number,
+): Promise<{ run: RunRecord; path: string }> {
+  const run = await db.getRun(runId);
+  if (!run) {
+    throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
+  }
+  const task = (run.config as Partial<TrainConfig> | null)?.task;
+  if (task !== "toy2d" && task !== "images") {
+    throw new UserError(`run ${runId} is a '${run.task}' run, not a trained model`);
+  }
+  return await runCheckpoint(db, runId, step);
+}
+
+function check(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new UserError(`--${name} needs an integer >= ${min} (got ${value})`);
+  }
+}
+
+/** Scores the run's EMA weights and records ais_loglik and ais_bits_per_dim. */
+export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
+  check("n", opts.n, 2);
+  if (opts.aisSteps !== undefined) check("ais-steps", opts.aisSteps, 1);
+  check("particles", opts.particles, 1);
+  if (opts.batch !== undefined) check("batch", opts.batch, 1);
+  const stepScale = opts.stepScale ?? 1;
+  if (!(stepScale > 0 && Number.isFinite(stepScale))) {
+    throw new UserError(`--step-scale must be a positive number (got ${stepScale})`);
+  }
+  const { run, path } = await trainedRun(opts.db, opts.runId, opts.step);
+  const model = await loadForSampling(path, "ema");
+  const t0 = performance.now();
+  try {
+    const { config, net, st } = model;
+    const T = st.schedule.T;
+    const aisSteps = opts.aisSteps ?? defaultAisSteps(T);
+    const rng = new Rng(opts.seed);
+    const data = await scoredData(config, opts, rng);
+    const dims = data.shape.reduce((a, b) => a * b, 1);
+    const perPoint = new Float64Array(opts.n);
+    const aisSe = new Float64Array(opts.n);
+    let levels: LevelLogLik[] = [];
+    const batch = opts.batch ?? (config.task === "toy2d" ? 256 : 8);
+    const batches = Math.ceil(opts.n / batch);
+    for (let b = 0; b < batches; b++) {
+      const start = b * batch;
+      const size = Math.min(batch, opts.n - start);
+      const x0 = tf.tensor(
+        data.values.subarray(start * dims, (start + size) * dims),
+        [size, ...data.shape],
+      );
+      try {
+        const r = await chainLogLikelihood(net, st, x0, rng, {
+          aisSteps,
+          particles: opts.particles,
+          stepScale,
+          adaptStep: opts.adaptStep,
+          onLevel: (done) => opts.onProgress?.(b * T + done, batches * T),
+        });
+        perPoint.set(r.perPoint, start);
+        aisSe.set(r.aisSe, start);
+        levels = mergeLevelLogLik(levels, r.levels);
+      } finally {
+        x0.dispose();
+      }
+    }
+    const summary = summarizeLogLik(perPoint, aisSe);
+    const result: LoglikResult = {
+      run,
+      step: model.step,
+      dataset: config.dataset,
+      split: data.split,
+      T,
+      aisSteps,
+      dims,
+      summary,
+      bitsPerDim: bitsPerDim(summary.mean, dims, data.binWidth),
+      bitsPerDimSe: summary.se / (dims * Math.LN2),
+      trueLogLik: data.trueLogLik,
+      levels,
+      seconds: (performance.now() - t0) / 1000,
+    };
+    await record(opts, result, stepScale);
+    return result;
+  } finally {
+    model.net.dispose();
+    model.st.dispose();
+  }
+}
+
+/** Float64 values as JSON numbers (NaN, which JSON lacks, as null). */
+function finite(x: number): number | null {
+  return Number.isFinite(x) ? x : null;
+}
+
+async function record(opts: LoglikOptions, r: LoglikResult, stepScale: number): Promise<void> {
+  const common = {
+    checkpoint_step: r.step,
+    dataset: r.dataset,
+    split: r.split,
+    T: r.T,
+    ais_steps: r.aisSteps,
+    particles: opts.particles,
+    step_scale: stepScale,
+    adapt_step: opts.adaptStep ?? true,
+    seed: opts.seed,
+    dequantization: r.split === null ? null : "uniform, bins of 1/127.5 centred on p/127.5 - 1",
+  };
+  await opts.db.addEvaluation({
+    runId: r.run.id,
+    name: "ais_loglik",
+    value: r.summary.mean,
+    n: r.summary.n,
+    details: {
+      ...common,
+      se: finite(r.summary.se),
+      ais_se: finite(r.summary.aisSe),
+      true_loglik: r.trueLogLik,
+      levels: {
+        term: r.levels.map((l) => finite(l.term)),
+        acceptance: r.levels.map((l) => finite(l.acceptance)),
+        ais_variance: r.levels.map((l) => finite(l.aisVariance)),
+        log_weight_sd: r.levels.map((l) => finite(l.logWeightSd)),
+      },
+      seconds: r.seconds,
+    },
+  });
+  await opts.db.addEvaluation({
+    runId: r.run.id,
+    name: "ais_bits_per_dim",
+    value: r.bitsPerDim,
+    n: r.summary.n,
+    details: { ...common, se: finite(r.bitsPerDimSe) },
+  });
+}
