@@ -1,14 +1,15 @@
 /**
  * Comparison tables of the runs in the results database, with published reference rows.
  *
- *   deno task compare [--dataset D] [--task T] [--metric M] [--group-by run|preset]
+ *   deno task compare [--dataset D] [--task T] [--metric M] [--group-by run|preset|config]
  *                     [--format md|csv|json|html] [--out FILE] [--db URL|PATH]
+ *   deno task compare --sweep ID [...]   one row per setting of the sweep (mean, std, n over seeds)
  *
  * md, csv and json go to standard output (or --out); html writes a self-contained page with the
  * tables, sample grids and training curves to results/report.html (or --out).
  */
 import { dirname } from "node:path";
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { runMain, UserError } from "../lib/errors.ts";
 import { dbOptionsFor, DEFAULT_DB_PATH, openResultsDb } from "../lib/db/mod.ts";
 import {
@@ -16,7 +17,9 @@ import {
   collectRunResults,
   type GroupBy,
   loadReferences,
+  type RunResult,
 } from "../lib/report/compare.ts";
+import { collectSweepResults } from "../lib/sweep/results.ts";
 import { toCsv, toJson, toMarkdown } from "../lib/report/format.ts";
 import { gatherRunDetails, renderReport } from "../lib/report/html.ts";
 
@@ -26,7 +29,9 @@ interface CompareOptions {
   dataset?: string;
   task?: string;
   metric?: string;
-  groupBy: GroupBy;
+  /** Default: run, or config with --sweep. */
+  groupBy?: GroupBy;
+  sweep?: number;
   format: Format;
   out?: string;
   db?: string;
@@ -44,11 +49,24 @@ async function writeOutput(path: string, text: string): Promise<void> {
 async function compare(opts: CompareOptions): Promise<void> {
   const db = await openResultsDb({ ...dbOptionsFor(opts.db), mustExist: true });
   try {
-    const { results, skippedWithoutEvaluations } = await collectRunResults(db, opts);
-    const tables = buildComparison(results, loadReferences(), opts);
-    const skipped = skippedWithoutEvaluations
-      ? `${skippedWithoutEvaluations} run(s) without evaluations left out.`
-      : undefined;
+    let results: RunResult[];
+    let skipped: string | undefined;
+    if (opts.sweep !== undefined) {
+      const collected = await collectSweepResults(db, opts.sweep);
+      results = collected.results;
+      const s = collected.sweep;
+      skipped = `Sweep ${s.id}${s.name ? ` "${s.name}"` : ""}: ${results.length} completed ` +
+        `run(s)` +
+        (collected.unfinished ? `; ${collected.unfinished} not completed, left out.` : ".");
+    } else {
+      const collected = await collectRunResults(db, opts);
+      results = collected.results;
+      skipped = collected.skippedWithoutEvaluations
+        ? `${collected.skippedWithoutEvaluations} run(s) without evaluations left out.`
+        : undefined;
+    }
+    const groupBy = opts.groupBy ?? (opts.sweep === undefined ? "run" : "config");
+    const tables = buildComparison(results, loadReferences(), { ...opts, groupBy });
     let text: string;
     if (opts.format === "html") {
       const runIds = [...new Set(tables.flatMap((t) => t.rows.flatMap((r) => r.runIds)))];
@@ -80,8 +98,20 @@ if (import.meta.main) {
       .option("--task <name>", "only runs of this task (e.g. toy2d, images, sample)")
       .option("--metric <name>", "sort by this metric (default: fid, is, kid, ... as present)")
       .addOption(
-        new Option("--group-by <what>", "one row per run, or per preset over seeds")
-          .choices(["run", "preset"]).default("run"),
+        new Option(
+          "--group-by <what>",
+          "one row per run, per preset, or per config over seeds (default: run; config with --sweep)",
+        ).choices(["run", "preset", "config"]),
+      )
+      .addOption(
+        new Option("--sweep <id>", "the runs of one sweep, one row per setting")
+          .argParser((v) => {
+            const id = Number(v);
+            if (!Number.isInteger(id) || id < 1) {
+              throw new InvalidArgumentError(`'${v}' is not a sweep id (a positive integer)`);
+            }
+            return id;
+          }),
       )
       .addOption(
         new Option("--format <format>", "output format").choices(["md", "csv", "json", "html"])

@@ -10,6 +10,11 @@ import { UserError } from "../errors.ts";
 import type { ResultsDb, RunLease } from "./types.ts";
 import { DB_WRITE_TIMEOUT_MS, withTimeout } from "./run_recorder.ts";
 
+/** The run is held by a live process (the message names it). */
+export class LeaseHeldError extends UserError {
+  override name = "LeaseHeldError";
+}
+
 /** A holder renews at least this often while it trains. */
 export const LEASE_HEARTBEAT_MS = 30_000;
 /** A lease whose last heartbeat is older than this is taken over. */
@@ -50,6 +55,22 @@ export function staleReason(
   return null;
 }
 
+/** How a new holder judges the lease of a previous one. */
+export interface LeaseOptions {
+  /** A lease whose heartbeat is older than this is taken over (default LEASE_STALE_MS). */
+  staleAfterMs?: number;
+  /**
+   * While a live holder has it, wait up to this long for it to be released or to go stale
+   * (default 0: refuse at once). A sweep's worker taking over a job whose worker vanished on
+   * another machine waits, as that lease can only go stale.
+   */
+  waitMs?: number;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class RunLeaseHolder {
   #lastBeat = 0;
 
@@ -64,13 +85,29 @@ export class RunLeaseHolder {
   }
 
   /**
-   * Takes the run's lease, or throws a UserError naming the live holder (pid, host, since when).
-   * `staleAfterMs` and `now` are for tests.
+   * Takes the run's lease, or throws a UserError naming the live holder (pid, host, since when),
+   * after waiting `opts.waitMs` for it to go.
    */
   static async acquire(
     db: ResultsDb,
     runId: number,
-    opts: { staleAfterMs?: number; now?: () => number } = {},
+    opts: LeaseOptions = {},
+  ): Promise<RunLeaseHolder> {
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    for (;;) {
+      try {
+        return await RunLeaseHolder.#tryAcquire(db, runId, opts);
+      } catch (err) {
+        if (!(err instanceof LeaseHeldError) || Date.now() >= deadline) throw err;
+        await sleep(Math.min(2_000, Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  static async #tryAcquire(
+    db: ResultsDb,
+    runId: number,
+    opts: LeaseOptions,
   ): Promise<RunLeaseHolder> {
     const now = opts.now ?? Date.now;
     const fresh = (): RunLease => {
@@ -92,7 +129,7 @@ export class RunLeaseHolder {
       if (!held) continue; // released in between: insert again
       const why = staleReason(held, now(), opts.staleAfterMs);
       if (!why) {
-        throw new UserError(
+        throw new LeaseHeldError(
           `run ${runId} is being trained by process ${held.pid} on ${held.host} (since ` +
             `${held.acquiredAt}, last heartbeat ${held.heartbeatAt}); wait for it to finish or ` +
             `stop it (Ctrl-C or kill ${held.pid}) before resuming`,

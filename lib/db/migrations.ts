@@ -118,6 +118,51 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 3,
+    name: "sweeps: grids of training runs handed out by a job queue (lib/sweep)",
+    async up(db, kind) {
+      // One row per sweep: its spec as given, and the folder every worker keeps checkpoints in.
+      await idColumn(db, kind, "sweeps")
+        .addColumn("uid", "text", (c) => c.notNull().unique())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("name", "text")
+        .addColumn("preset", "text", (c) => c.notNull())
+        .addColumn("spec", "text", (c) => c.notNull())
+        .addColumn("store", "text", (c) => c.notNull())
+        .addColumn("status", "text", (c) => c.notNull())
+        .addCheckConstraint("sweeps_status_check", sql`status in ('active', 'cancelled')`)
+        .execute();
+
+      // One row per (setting, seed). run_uid is fixed when the sweep is made: the unique uid of
+      // runs is what makes a job train at most one run, however often the queue hands it out.
+      await idColumn(db, kind, "sweep_jobs")
+        .addColumn(
+          "sweep_id",
+          "integer",
+          (c) => c.notNull().references("sweeps.id").onDelete("cascade"),
+        )
+        .addColumn("idx", "integer", (c) => c.notNull())
+        .addColumn("setting", "text", (c) => c.notNull())
+        .addColumn("seed", "bigint", (c) => c.notNull())
+        .addColumn("config", "text", (c) => c.notNull())
+        .addColumn("run_uid", "text", (c) => c.notNull().unique())
+        .addColumn("queue_job_id", "text")
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("worker", "text")
+        .addColumn("attempts", "integer", (c) => c.notNull())
+        .addColumn("step", "integer", (c) => c.notNull())
+        .addColumn("message", "text")
+        .addColumn("heartbeat_at", "text")
+        .addColumn("finished_at", "text")
+        .addUniqueConstraint("sweep_jobs_sweep_idx_unique", ["sweep_id", "idx"])
+        .addCheckConstraint(
+          "sweep_jobs_state_check",
+          sql`state in ('queued', 'running', 'completed', 'failed', 'cancelled')`,
+        )
+        .execute();
+    },
+  },
 ];
 
 /** The newest schema version this code knows. */

@@ -142,7 +142,7 @@ export class KyselyResultsDb implements ResultsDb {
 
   async createRun(run: NewRun): Promise<number> {
     const row = await this.db.insertInto("runs").values({
-      uid: crypto.randomUUID(),
+      uid: run.uid ?? crypto.randomUUID(),
       created_at: new Date().toISOString(),
       updated_at: null,
       task: run.task,

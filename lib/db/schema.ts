@@ -62,6 +62,44 @@ export interface RunLeasesTable {
   heartbeat_at: string;
 }
 
+export interface SweepsTable {
+  id: Generated<number>;
+  uid: string;
+  created_at: string;
+  name: string | null;
+  preset: string;
+  /** JSON text: the spec as given (lib/sweep/spec.ts). */
+  spec: string;
+  /** The folder every worker keeps this sweep's run folders in (shared between machines). */
+  store: string;
+  status: string;
+}
+
+export interface SweepJobsTable {
+  id: Generated<number>;
+  sweep_id: number;
+  /** The job's place in the sweep, from 0. */
+  idx: number;
+  /** JSON text: the grid's overrides of this job (without the seed). */
+  setting: string;
+  seed: number | string;
+  /** JSON text: the full, frozen training config. */
+  config: string;
+  /** The uid of the job's run (runs.uid), fixed when the sweep is made. */
+  run_uid: string;
+  /** The job's id in the queue (pg-boss). */
+  queue_job_id: string | null;
+  state: string;
+  /** host:pid of the worker that last took the job. */
+  worker: string | null;
+  attempts: number;
+  step: number;
+  message: string | null;
+  /** ISO times. */
+  heartbeat_at: string | null;
+  finished_at: string | null;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -74,5 +112,7 @@ export interface Database {
   evaluations: EvaluationsTable;
   artifacts: ArtifactsTable;
   run_leases: RunLeasesTable;
+  sweeps: SweepsTable;
+  sweep_jobs: SweepJobsTable;
   schema_migrations: SchemaMigrationsTable;
 }

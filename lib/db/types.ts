@@ -19,6 +19,11 @@ export interface NewRun {
   dir: string | null;
   /** The machine the run ran on; defaults to this machine's hostname. */
   host?: string | null;
+  /**
+   * The run's uid when it is fixed in advance (a sweep's job: its one run, whichever worker makes
+   * it); default a fresh random one. The uid is unique, so a second run with it is refused.
+   */
+  uid?: string;
 }
 
 export interface MetricRow {

@@ -126,7 +126,8 @@ export interface TableRow {
   citation?: number;
 }
 
-export type GroupBy = "run" | "preset";
+/** One row per run, per preset, or per config (runs whose configs differ only by the seed). */
+export type GroupBy = "run" | "preset" | "config";
 
 export interface ComparisonTable {
   dataset: string;
@@ -170,6 +171,13 @@ function sampleStd(values: number[]): number | null {
   return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / (values.length - 1));
 }
 
+/** A run's preset and config without its seed: the runs of one sweep setting share it. */
+function settingKey(r: RunResult): string {
+  const config = flattenConfig(r.run.config);
+  delete config.seed;
+  return JSON.stringify([r.run.preset, Object.entries(config).sort()]);
+}
+
 interface Draft {
   kind: "run" | "group";
   label: string;
@@ -189,8 +197,12 @@ function draftRows(results: RunResult[], groupBy: GroupBy): Draft[] {
     }));
   }
   const groups = new Map<string, RunResult[]>();
-  for (const r of results) groups.set(r.run.preset, [...(groups.get(r.run.preset) ?? []), r]);
-  return [...groups].map(([preset, members]) => {
+  for (const r of results) {
+    const key = groupBy === "preset" ? r.run.preset : settingKey(r);
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  return [...groups].map(([, members]) => {
+    const preset = members[0].run.preset;
     const configs = members.map((m) => flattenConfig(m.run.config));
     const keys = new Set(configs.flatMap((c) => Object.keys(c)));
     const config: Record<string, string> = {};

@@ -32,7 +32,7 @@ export interface TableLayout {
 }
 
 export function tableLayout(t: ComparisonTable): TableLayout {
-  const grouped = t.groupBy === "preset";
+  const grouped = t.groupBy !== "run";
   const header = [
     grouped ? "preset" : "run",
     ...(grouped ? ["runs"] : ["preset"]),

@@ -9,6 +9,7 @@ import { type BackendChoice, type BackendInfo, initBackend } from "../backend.ts
 import type { TrainConfig } from "../config.ts";
 import type { ResultsDb } from "../db/mod.ts";
 import { dbOptionsFor, openResultsDbOrFallback } from "../db/mod.ts";
+import type { LeaseOptions } from "../db/lease.ts";
 import { DB_WRITE_TIMEOUT_MS, withTimeout } from "../db/run_recorder.ts";
 import { gitCommit } from "../git.ts";
 import { countParams } from "../nets/mod.ts";
@@ -27,6 +28,12 @@ export interface TrainOptions {
    * with a shipped model, on a machine that never saw its run): same config, same state.
    */
   continueFrom?: string;
+  /**
+   * A run whose uid is fixed in advance (a sweep's job, lib/sweep): created with this uid and
+   * `config` when no run has it yet; otherwise that run goes on from its last checkpoint in
+   * <resultsDir>/runs/<uid>, or from step 0 when it died before its first one.
+   */
+  runUid?: string;
   /** On resume or continue: train up to this many iterations in total (default: the run's own). */
   iterations?: number;
   /** Default: the run's own backend on resume, else "auto". */
@@ -45,6 +52,15 @@ export interface TrainOptions {
    * same either way.
    */
   workers?: number;
+  /**
+   * Stops training as SIGTERM does (within the step, checkpoint, status `stopped`); the reason,
+   * when a string, names the stop (a sweep's worker: "cancel", "lost the queue").
+   */
+  signal?: AbortSignal;
+  /** Called after every step with the step reached (cheap: a sweep's worker throttles its writes). */
+  onStep?: (step: number) => void;
+  /** How the run's lease (lib/db/lease.ts) judges and waits for a previous holder. */
+  lease?: LeaseOptions;
   log?: (line: string) => void;
 }
 
@@ -115,6 +131,7 @@ async function trainWithDb(
   const { runId, runDir } = await openRunRow(plan, db, opts.resultsDir, backend, commit);
   const run = await openRun(plan, runId, runDir, db, backend.backend, {
     workers: opts.workers,
+    lease: opts.lease,
     log,
   });
   const { state, rec } = run;
@@ -149,7 +166,17 @@ async function trainWithDb(
   };
   try {
     const runUid = (await db.getRun(runId))!.uid;
-    const loop = await runTrainingLoop({ config, runId, runUid, runDir, run, commit, log });
+    const loop = await runTrainingLoop({
+      config,
+      runId,
+      runUid,
+      runDir,
+      run,
+      commit,
+      log,
+      signal: opts.signal,
+      onStep: opts.onStep,
+    });
     if (loop.stoppedBy) {
       await rec.setRunStatus("stopped", `stopped by ${loop.stoppedBy} at step ${state.step}`);
       log(`stopped by ${loop.stoppedBy} at step ${state.step}; resume with --resume ${runId}`);

@@ -15,6 +15,11 @@ import { saveTrainState } from "../train_state.ts";
 import { writeImageSamples } from "./image_grids.ts";
 import type { OpenRun } from "./train_setup.ts";
 
+/** The guard stopped a run whose loss ran away: the same run from its checkpoint would again. */
+export class TrainingDivergedError extends UserError {
+  override name = "TrainingDivergedError";
+}
+
 export interface LoopContext {
   config: TrainConfig;
   runId: number;
@@ -24,6 +29,10 @@ export interface LoopContext {
   run: OpenRun;
   commit: string | null;
   log: (line: string) => void;
+  /** A stop from the caller, handled as SIGTERM is (see TrainOptions.signal). */
+  signal?: AbortSignal;
+  /** Called after every step with the step reached. */
+  onStep?: (step: number) => void;
 }
 
 export interface LoopOutcome {
@@ -59,9 +68,20 @@ export function logPointRows(
   return { rows, meanLoss };
 }
 
-/** SIGINT/SIGTERM set a flag the loop reads at each step; a second one waits for the first. */
-function listenForStop(log: (line: string) => void): { signal(): string | null; remove(): void } {
+/**
+ * SIGINT/SIGTERM (or the caller's AbortSignal) set a flag the loop reads at each step; a second
+ * signal waits for the first.
+ */
+function listenForStop(
+  log: (line: string) => void,
+  abort?: AbortSignal,
+): { signal(): string | null; remove(): void } {
   let stopSignal: string | null = null;
+  const onAbort = () => {
+    stopSignal ??= typeof abort?.reason === "string" ? abort.reason : "abort";
+  };
+  if (abort?.aborted) onAbort();
+  abort?.addEventListener("abort", onAbort, { once: true });
   const handlers = (["SIGINT", "SIGTERM"] as const).map((sig) => {
     const h = () => {
       if (stopSignal) {
@@ -76,7 +96,10 @@ function listenForStop(log: (line: string) => void): { signal(): string | null; 
   });
   return {
     signal: () => stopSignal,
-    remove: () => handlers.forEach(([sig, h]) => Deno.removeSignalListener(sig, h)),
+    remove: () => {
+      handlers.forEach(([sig, h]) => Deno.removeSignalListener(sig, h));
+      abort?.removeEventListener("abort", onAbort);
+    },
   };
 }
 
@@ -105,7 +128,7 @@ export async function runTrainingLoop(ctx: LoopContext): Promise<LoopOutcome> {
       await rec.addArtifact({ kind: "checkpoint", path: kept, step: state.step });
     }
   };
-  const stop = listenForStop(log);
+  const stop = listenForStop(log, ctx.signal);
   const progress: Progress = createProgress(config.train.iterations, state.step, { write: log });
   const startStep = state.step;
   const t0 = performance.now();
@@ -128,10 +151,11 @@ export async function runTrainingLoop(ctx: LoopContext): Promise<LoopOutcome> {
         const message = `training diverged at step ${state.step + 1}: ${bad}; the last good ` +
           `checkpoint is kept in ${ckptPath}; lower --b2 or --lr, or set --grad-clip`;
         await rec.setRunStatus("failed", message);
-        throw new UserError(message);
+        throw new TrainingDivergedError(message);
       }
       state.step++;
       stats.add(r);
+      ctx.onStep?.(state.step);
       const perStep = (performance.now() - t0) / 1000 / (state.step - startStep);
       progress.update(state.step, `loss ${r.meanLoss.toFixed(4)} | ${perStep.toFixed(3)} s/it`);
       if (state.step % config.train.logEvery === 0 || state.step === config.train.iterations) {
