@@ -6,7 +6,8 @@
  *   deno task compare --sweep ID [...]   one row per setting of the sweep (mean, std, n over seeds)
  *
  * md, csv and json go to standard output (or --out); html writes a self-contained page with the
- * tables, sample grids and training curves to results/report.html (or --out).
+ * tables, sample grids and training curves to results/report.html (or --out); with --sweep it
+ * also shows a heat map per final metric over the sweep's grid axes (lib/report/sweep_page.ts).
  */
 import { dirname } from "node:path";
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -21,7 +22,9 @@ import {
 } from "../lib/report/compare.ts";
 import { collectSweepResults } from "../lib/sweep/results.ts";
 import { toCsv, toJson, toMarkdown } from "../lib/report/format.ts";
+import { escapeXml } from "../lib/report/svg_chart.ts";
 import { gatherRunDetails, renderReport } from "../lib/report/html.ts";
+import { gridAxes, renderSweepHeatmaps, type SweepAxis } from "../lib/report/sweep_page.ts";
 
 type Format = "md" | "csv" | "json" | "html";
 
@@ -51,6 +54,7 @@ async function compare(opts: CompareOptions): Promise<void> {
   try {
     let results: RunResult[];
     let skipped: string | undefined;
+    let sweepGrid: { axes: SweepAxis[]; settings: Map<number, Record<string, string>> } | undefined;
     if (opts.sweep !== undefined) {
       const collected = await collectSweepResults(db, opts.sweep);
       results = collected.results;
@@ -58,6 +62,7 @@ async function compare(opts: CompareOptions): Promise<void> {
       skipped = `Sweep ${s.id}${s.name ? ` "${s.name}"` : ""}: ${results.length} completed ` +
         `run(s)` +
         (collected.unfinished ? `; ${collected.unfinished} not completed, left out.` : ".");
+      sweepGrid = { axes: gridAxes(s.spec.grid), settings: collected.settings };
     } else {
       const collected = await collectRunResults(db, opts);
       results = collected.results;
@@ -70,7 +75,20 @@ async function compare(opts: CompareOptions): Promise<void> {
     let text: string;
     if (opts.format === "html") {
       const runIds = [...new Set(tables.flatMap((t) => t.rows.flatMap((r) => r.runIds)))];
-      text = renderReport(tables, await gatherRunDetails(db, runIds), { source: db.location });
+      // A sweep's page: its runs over the grid axes, whatever the table's --group-by.
+      const grid = sweepGrid;
+      const sweepSection = grid === undefined
+        ? undefined
+        : `<p class="note">${escapeXml(skipped ?? "")}</p>\n` + renderSweepHeatmaps(
+          grid.axes,
+          results.map((r) => ({ setting: grid.settings.get(r.run.id) ?? {}, metrics: r.metrics })),
+          // The table's metric order (fid, is, kid, ... first).
+          { metrics: [...new Set(tables.flatMap((t) => t.metricColumns))] },
+        );
+      text = renderReport(tables, await gatherRunDetails(db, runIds), {
+        source: db.location,
+        sweepSection,
+      });
     } else {
       text = opts.format === "csv"
         ? toCsv(tables)

@@ -346,6 +346,27 @@ testNeeding(POSTGRES, {
         assert.ok(r.metrics.energy_distance.std > 0);
         assert.equal(r.metrics.loss.n, 3);
       }
+
+      // compare --sweep --format html: the sweep page, one heat-map cell per lr (one axis: one
+      // row), each the mean over the 3 seeds. Checks the settings reach the page from the jobs.
+      const page = await runScript("compare.ts", [
+        "--sweep",
+        String(sweepId),
+        "--format",
+        "html",
+        "--out",
+        `${store}/report.html`,
+        "--db",
+        place.url,
+      ]);
+      assert.equal(page.code, 0, page.stderr);
+      const html = await Deno.readTextFile(`${store}/report.html`);
+      const heatmap = html.match(
+        /<table class="heatmap" data-metric="energy_distance">([\s\S]*?)<\/table>/,
+      );
+      assert.ok(heatmap, "no energy_distance heat map on the sweep page");
+      const cells = [...heatmap[1].matchAll(/data-col="([^"]*)" data-mean="[^"]*"[^>]*>.*?n=3</g)];
+      assert.deepEqual(cells.map((c) => c[1]), ["0.001", "0.002"]);
     } finally {
       for (const w of workers) {
         try {

@@ -10,6 +10,7 @@ import type { ResultsDb, RunRecord } from "../db/mod.ts";
 import { type ComparisonTable, datasetOfRun } from "./compare.ts";
 import { formatNumber, sortNote, tableLayout } from "./format.ts";
 import { downsample, escapeXml, lineChartSvg, type Series } from "./svg_chart.ts";
+import { SWEEP_STYLE } from "./sweep_page.ts";
 
 const IMAGE_TYPES: Record<string, string> = {
   ".png": "image/png",
@@ -226,17 +227,23 @@ figcaption { font-size: 12px; color: #555; }
 export function renderReport(
   tables: ComparisonTable[],
   details: RunDetails[],
-  meta: { source: string; generatedAt?: string },
+  meta: {
+    source: string;
+    generatedAt?: string;
+    /** The sweep's heat maps (sweep_page.ts renderSweepHeatmaps), shown after the tables. */
+    sweepSection?: string;
+  },
 ): string {
   const generated = meta.generatedAt ?? new Date().toISOString();
   return [
     "<!DOCTYPE html>",
     '<html lang="en"><head><meta charset="utf-8">',
     "<title>DRL results report</title>",
-    `<style>${STYLE}</style></head><body>`,
+    `<style>${STYLE}${meta.sweepSection ? SWEEP_STYLE : ""}</style></head><body>`,
     "<h1>DRL results report</h1>",
     `<p class="note">From ${h(meta.source)}, generated ${h(generated)}.</p>`,
     tables.length ? tables.map(renderTable).join("\n") : `<p>No evaluated runs.</p>`,
+    meta.sweepSection ?? "",
     details.length ? "<h2>Runs</h2>" : "",
     ...details.map(renderRun),
     "</body></html>",

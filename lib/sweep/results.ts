@@ -10,10 +10,17 @@ import { kyselyOf, requireSweep, sweepJobs, type SweepRecord } from "./store.ts"
 export async function collectSweepResults(
   db: ResultsDb,
   sweepId: number,
-): Promise<{ sweep: SweepRecord; results: RunResult[]; unfinished: number }> {
+): Promise<{
+  sweep: SweepRecord;
+  results: RunResult[];
+  unfinished: number;
+  /** Each result's grid setting (sweep_jobs.setting), by run id: the axes of the sweep page. */
+  settings: Map<number, Record<string, string>>;
+}> {
   const k = kyselyOf(db);
   const sweep = await requireSweep(k, sweepId, db.location);
   const results: RunResult[] = [];
+  const settings = new Map<number, Record<string, string>>();
   let unfinished = 0;
   for (const job of await sweepJobs(k, sweepId)) {
     const run = await db.getRunByUid(job.runUid);
@@ -28,6 +35,7 @@ export async function collectSweepResults(
     if (loss) metrics.loss = loss.value === null ? NaN : Number(loss.value);
     for (const e of await db.evaluations(run.id)) metrics[e.name] = e.value; // ordered: last wins
     results.push({ run, dataset: datasetOfRun(run), metrics });
+    settings.set(run.id, job.setting);
   }
-  return { sweep, results, unfinished };
+  return { sweep, results, unfinished, settings };
 }
