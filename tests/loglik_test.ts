@@ -25,7 +25,7 @@ import { buildConfig } from "../lib/presets.ts";
 import { JsRandom, Rng } from "../lib/rng.ts";
 import { makeSchedule, type Schedule, scheduleTensors } from "../lib/schedule.ts";
 import { train } from "../lib/tasks/train.ts";
-import { levelLogDensity } from "../lib/tasks/toy2d_report.ts";
+import { levelLogDensity } from "../lib/level_density.ts";
 import { gaussianChainNet, gaussianLogDensity, mixtureChainNet } from "./helpers/exact_chain.ts";
 import { type Need, testNeeding } from "./helpers/needs.ts";
 import { quadraticNet } from "./helpers/quadratic_net.ts";

@@ -9,7 +9,7 @@ import { type BackendChoice, initBackend } from "../backend.ts";
 import { getToy2d } from "../data/toy2d.ts";
 import type { ResultsDb } from "../db/mod.ts";
 import { imageShape, levelStrips } from "./image_grids.ts";
-import { TOY_BOX } from "./toy2d_report.ts";
+import { TOY_BOX } from "../level_density.ts";
 import { gitCommit } from "../git.ts";
 import { writeToy2dFigure } from "../io/plot2d.ts";
 import { floatBatchToTiles, imageGrid, writePng } from "../io/png.ts";

@@ -15,8 +15,6 @@ import { Rng } from "../rng.ts";
 import { drawSamples } from "../samplers/progressive.ts";
 import { levelInputScale, levelLogDensity, TOY_BOX } from "../level_density.ts";
 
-export { levelLogDensity, TOY_BOX } from "../level_density.ts";
-
 export interface Toy2dReport {
   evaluation: Toy2dEvaluation;
   /** Per-level chain statistics of the evaluation sampling. */
