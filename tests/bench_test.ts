@@ -32,6 +32,7 @@ import { createTrainState, type TrainState } from "../lib/train_state.ts";
 import { testNeeding } from "./helpers/needs.ts";
 import { loadDnnl } from "../lib/kernels/dnnl_ffi.ts";
 import { buildConfig, DEFAULT_PRESET } from "../lib/presets.ts";
+import { exists } from "../lib/io/exists.ts";
 
 const ONEDNN = {
   what: "oneDNN (libdnnl.so.2)",
@@ -170,15 +171,6 @@ testNeeding({
     }
   },
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test("presets: SPEC.md's three nets, no spectral norm, no attention, T=6 drl, K=30", () => {
   assert.deepEqual(Object.keys(BENCH_PRESETS), [

@@ -32,6 +32,7 @@ import {
   restoreTrainState,
   type TrainState,
 } from "../train_state.ts";
+import { exists } from "../io/exists.ts";
 
 /** Fails early, with a clear message, when the results folder cannot be written. */
 export async function ensureWritable(dir: string): Promise<void> {
@@ -93,15 +94,6 @@ export interface PlanOptions {
   continueFrom?: string;
   runUid?: string;
   iterations?: number;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

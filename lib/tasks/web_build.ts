@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { UserError } from "../errors.ts";
 import { loadCheckpoint } from "../io/checkpoint.ts";
 import { MODELS_DIR, SHIPPED_MODELS } from "../models.ts";
+import { exists } from "../io/exists.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const WEB_DIR = new URL("web/", ROOT);
@@ -26,15 +27,6 @@ export interface WebBuild {
   models: string[];
   /** Size of app.js. */
   bundleBytes: number;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Refuses to write into a folder that has files and is not a previous build. */

@@ -11,6 +11,7 @@
  * speeds still write at the same time.
  */
 import { dbOptionsFor, openResultsDb } from "../../lib/db/mod.ts";
+import { exists } from "../../lib/io/exists.ts";
 
 const [target, writerArg, txArg, rowsArg, barrier] = Deno.args;
 const writer = Number(writerArg);
@@ -19,15 +20,6 @@ const rowsPerTx = Number(rowsArg);
 
 function sleep(ms: number): Promise<void> {
   return new Promise((ok) => setTimeout(ok, ms));
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const db = await openResultsDb(dbOptionsFor(target));
