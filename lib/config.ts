@@ -6,7 +6,7 @@ import { UserError } from "./errors.ts";
 import type { NetConfig } from "./nets/types.ts";
 import type { AdamConfig } from "./optim.ts";
 import { SAMPLER_KINDS, type SamplerKind } from "./samplers/langevin.ts";
-import { makeSchedule, SCHEDULE_KINDS, type ScheduleConfig } from "./schedule.ts";
+import { makeSchedule, SCHEDULE_KINDS, type ScheduleConfig, STEP_RULES } from "./schedule.ts";
 
 export type Task = "toy2d" | "images";
 
@@ -71,6 +71,7 @@ export const ALIASES: Record<string, string> = {
   T: "schedule.T",
   b2: "schedule.b2",
   schedule: "schedule.kind",
+  "step-rule": "schedule.stepRule",
   width: "net.width",
   depth: "net.depth",
   ch: "net.ch",
@@ -84,6 +85,7 @@ export const ALIASES: Record<string, string> = {
 /** Fields whose strings must come from a fixed list. */
 const CHOICES: Record<string, readonly string[]> = {
   "schedule.kind": SCHEDULE_KINDS,
+  "schedule.stepRule": STEP_RULES,
   "langevin.sampler": SAMPLER_KINDS,
   "net.activation": ["lrelu", "swish"],
 };

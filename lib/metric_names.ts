@@ -57,6 +57,11 @@ export const METRICS = {
   heldout_loglik: m("higher", "nats", "held-out log-likelihood of the level-0 density"),
   heldout_loglik_true: m("none", "nats", "the true density's held-out log-likelihood"),
   heldout_loglik_true_on_grid: m("none", "nats", "the true density normalised on the grid"),
+  marginal_kl: m(
+    "lower",
+    "nats",
+    "mean over the figure's levels of KL(true || learned) of the level marginals on the grid",
+  ),
   // Likelihood under the chain of conditionals (deno task loglik, lib/loglik.ts).
   ais_loglik: m("higher", "nats", "log p(x_0) under the chain of conditional EBMs, by AIS"),
   ais_bits_per_dim: m("lower", "bits/dim", "the same in bits per dimension (images dequantised)"),

@@ -32,7 +32,7 @@ function toy(dataset: string, net: Partial<MlpConfig> = {}): TrainConfig {
     },
     // The official image schedule: the only 2D setting measured to reach the 8 Gaussians bound
     // (a PyTorch prototype, after ~6,000 iterations at batch 256); see README "2D results".
-    schedule: { kind: "drl", T: 6, b2: 2e-4 },
+    schedule: { kind: "drl", T: 6, b2: 2e-4, stepRule: "drl" },
     langevin: { steps: 10, sampler: "ula" },
     optim: {
       lr: 1e-3,

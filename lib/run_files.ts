@@ -9,6 +9,7 @@
  *   checkpoint_step<N>.ckpt   kept copies at steps N (train.keepEvery), for curves over training
  *   samples_step<N>.png       sample grids during training (train.sampleEvery)
  *   samples.png, figure.png   the end-of-run grid (images) or figure (2D)
+ *   figure_step<N>.png        a 2D figure of `deno task eval --run` for the checkpoint of step N
  *   db_journal.json           rows the results database did not take (lib/db/journal.ts)
  */
 import { join, relative, resolve } from "node:path";
@@ -30,9 +31,9 @@ export function runSamplesPath(runDir: string, step?: number): string {
   return join(runDir, step === undefined ? "samples.png" : `samples_step${step}.png`);
 }
 
-/** The end-of-run figure of a 2D run. */
-export function runFigurePath(runDir: string): string {
-  return join(runDir, "figure.png");
+/** The end-of-run figure of a 2D run, or (with a step) a later evaluation's of that checkpoint. */
+export function runFigurePath(runDir: string, step?: number): string {
+  return join(runDir, step === undefined ? "figure.png" : `figure_step${step}.png`);
 }
 
 /** A new run's folder: named by its uid, unique across every database (ids are not). */

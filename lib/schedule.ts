@@ -3,7 +3,8 @@
  *
  * Levels t = 0..T. Forward step: x_{t+1} = alphas[t+1] x_t + sigmas[t+1] eps, with
  * alphas = sqrt(1 - sigmas^2). Marginal: x_t = alphasCum[t] x_0 + sigmasCum[t] eps.
- * Level t's Langevin step size: stepSizes[t] = b^2 (sigmasCum[t] / sigmasCum[0]) sigmas[t+1]^2.
+ * Level t's Langevin step size: stepSizes[t] = b^2 (sigmasCum[t] / sigmasCum[0]) sigmas[t+1]^2
+ * (the official rule), or b^2 sigmas[t+1]^2 with the "flat" step rule.
  */
 import * as tf from "@tensorflow/tfjs";
 import { UserError } from "./errors.ts";
@@ -12,11 +13,22 @@ import { appendDims } from "./tensor_util.ts";
 export type ScheduleKind = "drl" | "cosine";
 export const SCHEDULE_KINDS: readonly ScheduleKind[] = ["drl", "cosine"];
 
+/**
+ * How a level's Langevin step size follows the noise. "drl" (the official code): s_t^2 = b^2
+ * (sigmabar_t / sigmabar_0) sigma_{t+1}^2, so with many levels the step is a 1 / sigmabar_0 smaller
+ * fraction of the conditional's width at the bottom than at the top (T = 100 cosine: 1x to 100x).
+ * "flat": s_t^2 = b^2 sigma_{t+1}^2, the same fraction at every level, which a chain must have
+ * to explore (mix over) each conditional; see README, "2D results".
+ */
+export type StepRule = "drl" | "flat";
+export const STEP_RULES: readonly StepRule[] = ["drl", "flat"];
+
 export interface Schedule {
   kind: ScheduleKind;
   T: number;
   /** b^2, the Langevin step-size multiplier. */
   b2: number;
+  stepRule: StepRule;
   /** Length T+1: per-step noise levels. */
   sigmas: number[];
   /** Length T+1: sqrt(1 - sigmas^2). */
@@ -33,6 +45,8 @@ export interface ScheduleConfig {
   kind: ScheduleKind;
   T: number;
   b2: number;
+  /** Default "drl" (configs written before the option have none). */
+  stepRule?: StepRule;
 }
 
 /**
@@ -57,6 +71,16 @@ export function drlAlphas(T: number): number[] {
     return p;
   };
   return idx.map((end, i) => prod(i === 0 ? 0 : idx[i - 1] + 1, end + 1));
+}
+
+/**
+ * The levels a figure or a log line shows: all T when T <= most, else `most` levels spread evenly
+ * from 0 to T - 1 (both ends included).
+ */
+export function spreadLevels(T: number, most: number): number[] {
+  if (T <= most) return Array.from({ length: T }, (_, t) => t);
+  const picked = Array.from({ length: most }, (_, i) => Math.round((i * (T - 1)) / (most - 1)));
+  return [...new Set(picked)];
 }
 
 /** logSNR bounds of the cosine schedule: sigmasCum from 0.01 (as DRL's level 0) to about 0.9999. */
@@ -86,8 +110,12 @@ export function cosineAlphas(T: number): number[] {
 /** The schedule for a config; the same config always gives the same numbers. */
 export function makeSchedule(config: ScheduleConfig): Schedule {
   const { kind, T, b2 } = config;
+  const stepRule = config.stepRule ?? "drl";
   if (!(b2 > 0) || !Number.isFinite(b2)) {
     throw new UserError(`b2 must be a positive number (got ${b2})`);
+  }
+  if (!STEP_RULES.includes(stepRule)) {
+    throw new UserError(`unknown step rule '${stepRule}'; use one of ${STEP_RULES.join(", ")}`);
   }
   let alphas: number[];
   if (kind === "drl") alphas = drlAlphas(T);
@@ -101,9 +129,9 @@ export function makeSchedule(config: ScheduleConfig): Schedule {
   const sigmasCum = alphasCum.map((a) => Math.sqrt(1 - a * a));
   const stepSizes = Array.from(
     { length: T },
-    (_, t) => b2 * (sigmasCum[t] / sigmasCum[0]) * sigmas[t + 1] ** 2,
+    (_, t) => b2 * (stepRule === "drl" ? sigmasCum[t] / sigmasCum[0] : 1) * sigmas[t + 1] ** 2,
   );
-  return { kind, T, b2, sigmas, alphas, alphasCum, sigmasCum, stepSizes };
+  return { kind, T, b2, stepRule, sigmas, alphas, alphasCum, sigmasCum, stepSizes };
 }
 
 /** The schedule as device tensors, built once per run (gathered by level inside the hot path). */

@@ -59,6 +59,39 @@ async function describeTarget(
   };
 }
 import { FEATURE_CHOICES } from "../lib/metrics/extractors.ts";
+import { evaluateToy2dCheckpoint, isToy2dRun } from "../lib/tasks/eval_toy2d.ts";
+
+/**
+ * A 2D run: its end-of-run evaluation again (on the run's own sample count and grid; the image
+ * options do not apply), printed and recorded.
+ */
+async function evaluateToy2d(
+  db: ResultsDb,
+  runId: number,
+  step: number | undefined,
+  o: Opts,
+): Promise<void> {
+  if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
+    throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);
+  }
+  const backend = await initBackend(o.backend as BackendChoice);
+  const r = await evaluateToy2dCheckpoint(db, runId, step);
+  if (o.json) {
+    console.log(JSON.stringify({
+      run: r.run.id,
+      step: r.step,
+      ...Object.fromEntries(r.rows.map((row) => [row.name, row.value])),
+      marginal_kl_per_level: r.marginalKl,
+      figure: r.figurePath,
+    }));
+    return;
+  }
+  console.log(`run ${r.run.id} (${r.run.preset}) at step ${r.step}, backend ${backend.backend}:`);
+  for (const row of r.rows) console.log(`  ${row.name.padEnd(36)} ${row.value.toFixed(4)}`);
+  const kls = r.marginalKl.map((l) => `${l.level}: ${l.kl.toFixed(3)}`).join(", ");
+  console.log(`  KL(true || learned) per level (nats): ${kls}`);
+  console.log(`figure: ${r.figurePath}`);
+}
 
 interface Opts {
   run?: string;
@@ -85,7 +118,10 @@ interface Opts {
 
 await runMain(async () => {
   const program = new Command("eval")
-    .description("FID, IS and KID of a trained image model, written to the results database")
+    .description(
+      "FID, IS and KID of a trained image model (a 2D run: its end-of-run evaluation again), " +
+        "written to the results database",
+    )
     .option("--run <id>", "the run to evaluate (deno task compare lists them)")
     .option("--step <n>", "with --run: the checkpoint the run kept at this step (--keep-every)")
     .option("--model <name>", `a shipped model (${SHIPPED_MODELS.join(", ")})`)
@@ -138,6 +174,10 @@ await runMain(async () => {
 
   const db = await openResultsDb(dbOptionsFor(o.db));
   try {
+    if (o.run !== undefined && await isToy2dRun(db, intOption("run", o.run, 1))) {
+      await evaluateToy2d(db, intOption("run", o.run, 1), optionalInt("step", o.step, 0), o);
+      return;
+    }
     // Check the target before the slow parts (backend start, extractor loading).
     const target: EvalTarget = o.run !== undefined
       ? { runId: intOption("run", o.run, 1), step: optionalInt("step", o.step, 0) }

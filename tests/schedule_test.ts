@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { makeSchedule } from "../lib/schedule.ts";
+import { makeSchedule, spreadLevels } from "../lib/schedule.ts";
 import { UserError } from "../lib/errors.ts";
 
 Deno.test("official T=6 schedule matches the published sigmas to 1e-6", () => {
@@ -69,4 +69,33 @@ Deno.test("drl schedule refuses T beyond its formula with a clear error", () => 
   assert.throws(() => makeSchedule({ kind: "drl", T: 502, b2: 2e-4 }), UserError);
   assert.throws(() => makeSchedule({ kind: "drl", T: 1, b2: 2e-4 }), UserError);
   assert.throws(() => makeSchedule({ kind: "cosine", T: 6, b2: -1 }), UserError);
+});
+
+Deno.test("spreadLevels: all levels up to `most`, else an even spread with both ends", () => {
+  assert.deepEqual(spreadLevels(4, 6), [0, 1, 2, 3]);
+  assert.deepEqual(spreadLevels(6, 6), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(spreadLevels(100, 6), [0, 20, 40, 59, 79, 99]);
+  assert.deepEqual(spreadLevels(7, 6), [0, 1, 2, 4, 5, 6]);
+});
+
+Deno.test("step rules: drl scales b^2 sigma_{t+1}^2 by sigmabar_t / sigmabar_0, flat does not", () => {
+  const base = { kind: "cosine", T: 100, b2: 0.5 } as const;
+  const old = makeSchedule(base); // a config written before the option: the official rule
+  const drl = makeSchedule({ ...base, stepRule: "drl" });
+  const flat = makeSchedule({ ...base, stepRule: "flat" });
+  assert.deepEqual(old.stepSizes, drl.stepSizes);
+  assert.equal(old.stepRule, "drl");
+  for (const t of [0, 1, 50, 99]) {
+    const s2 = 0.5 * flat.sigmas[t + 1] ** 2;
+    assert.ok(Math.abs(flat.stepSizes[t] - s2) <= 1e-15 * s2, `flat level ${t}`);
+    const ratio = drl.sigmasCum[t] / drl.sigmasCum[0];
+    assert.ok(Math.abs(drl.stepSizes[t] - ratio * s2) <= 1e-12 * ratio * s2, `drl level ${t}`);
+  }
+  // Level 0 alike; the top 100x apart (sigmabar_99 / sigmabar_0 ~ 1 / 0.01).
+  assert.equal(flat.stepSizes[0], drl.stepSizes[0]);
+  assert.ok(drl.stepSizes[99] / flat.stepSizes[99] > 90);
+  assert.throws(
+    () => makeSchedule({ ...base, stepRule: "wide" as "flat" }),
+    (e: unknown) => e instanceof UserError && /step rule 'wide'.*drl, flat/.test(e.message),
+  );
 });

@@ -5,6 +5,7 @@ import {
   checkerboardShare,
   energyDistance,
   evaluateToy2d,
+  gridKl,
   gridLogLikelihood,
   gridPoints,
   logSumExp,
@@ -69,6 +70,57 @@ Deno.test("each log-density integrates to 1 and its sampler draws from it", () =
       Math.abs(crossEntropy - negEntropy) < 0.03,
       `${name}: E_samples log p = ${crossEntropy}, grid E_p log p = ${negEntropy}`,
     );
+  }
+});
+
+Deno.test("diffused(a, s) is the density of a x + s eps: Monte Carlo convolution and mass 1", () => {
+  const a = 0.8, s = 0.15;
+  const probes = [[0, 0], [0.5, 0.1], [-0.3, 0.6], [0.9, -0.9], [1.6, 0]];
+  for (const [index, name] of TOY2D_NAMES.entries()) {
+    const data = getToy2d(name);
+    const diffused = data.diffused(a, s);
+    const x = data.sample(100000, new Rng(300 + index));
+    const n = x.length / 2;
+    for (const [zx, zy] of probes) {
+      // p(z) = E_x[N(z; a x, s^2 I)], estimated with its standard error.
+      let sum = 0, sumSq = 0;
+      for (let i = 0; i < n; i++) {
+        const k =
+          Math.exp(-((zx - a * x[2 * i]) ** 2 + (zy - a * x[2 * i + 1]) ** 2) / (2 * s * s)) /
+          (2 * Math.PI * s * s);
+        sum += k;
+        sumSq += k * k;
+      }
+      const mean = sum / n;
+      const se = Math.sqrt(Math.max(sumSq / n - mean * mean, 0) / n);
+      const exact = Math.exp(diffused(zx, zy));
+      assert.ok(
+        Math.abs(exact - mean) <= 4 * se + 1e-4 * mean,
+        `${name} at (${zx}, ${zy}): exact ${exact}, Monte Carlo ${mean} +- ${se}`,
+      );
+    }
+    // The whole mass lies in [-2, 2]^2 (|a x| < 1.05, 6 s = 0.9).
+    const values = gridPoints(-2, 2, 200);
+    let mass = 0;
+    for (let i = 0; i < values.length / 2; i++) {
+      mass += Math.exp(diffused(values[2 * i], values[2 * i + 1])) * (4 / 200) ** 2;
+    }
+    assert.ok(Math.abs(mass - 1) < 1e-3, `${name}: mass ${mass}`);
+  }
+});
+
+Deno.test("diffused with a = 1 and a tiny s is the data density away from its edges", () => {
+  for (const name of TOY2D_NAMES) {
+    const data = getToy2d(name);
+    const diffused = data.diffused(1, 1e-4);
+    for (const [x, y] of [[0.7, 0.01], [-0.74, -0.76], [0.1, -0.2], [0.26, 0.49]]) {
+      const exact = data.logDensity(x, y);
+      if (exact === -Infinity) {
+        assert.ok(diffused(x, y) < -1e3, `${name} at (${x}, ${y}): ${diffused(x, y)}`);
+      } else {
+        assert.ok(Math.abs(diffused(x, y) - exact) < 1e-3, `${name} at (${x}, ${y})`);
+      }
+    }
   }
 });
 
@@ -189,6 +241,28 @@ Deno.test("gridLogLikelihood with scale: log p_x(x) = log p_y(a x) + 2 log a", a
   assert.ok(Math.abs(res.avgLogLik - exact) < 1e-4, `${res.avgLogLik} vs ${exact}`);
   // The normaliser in x is the one in y divided by a^2: log Z_x = log(2 pi s^2) - 2 log a.
   assert.ok(Math.abs(res.logZ - (Math.log(2 * Math.PI * s * s) - 2 * Math.log(a))) < 1e-4);
+});
+
+Deno.test("gridKl: 0 for one density, mu^2 / 2 between unit Gaussians mu apart, Infinity off support", () => {
+  const n = 200, lo = -8, hi = 8;
+  const cells = gridPoints(lo, hi, n);
+  const gauss = (mx: number) =>
+    Float64Array.from(
+      { length: n * n },
+      (_, i) => -((cells[2 * i] - mx) ** 2 + cells[2 * i + 1] ** 2) / 2,
+    );
+  const p = gauss(0);
+  assert.equal(gridKl(p, p), 0);
+  // Normalisation is gridKl's own: a constant shift of either grid changes nothing.
+  assert.ok(Math.abs(gridKl(p, gauss(0).map((v) => v + 5))) < 1e-12);
+  for (const mu of [0.5, 1, 2]) {
+    const kl = gridKl(p, gauss(mu));
+    assert.ok(Math.abs(kl - mu * mu / 2) < 1e-3, `mu ${mu}: ${kl}`);
+  }
+  const q = Float64Array.from(p, (v, i) => (cells[2 * i] < 0 ? -Infinity : v));
+  assert.equal(gridKl(p, q), Infinity);
+  assert.ok(Number.isFinite(gridKl(q, p)), "cells where p is 0 add nothing");
+  assert.throws(() => gridKl(p, p.subarray(1)), RangeError);
 });
 
 Deno.test("logSumExp handles -Infinity and large values", () => {

@@ -3,6 +3,7 @@ import { buildConfig } from "../lib/presets.ts";
 import { openResultsDb } from "../lib/db/mod.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import { train } from "../lib/tasks/train.ts";
+import { evaluateToy2dCheckpoint, isToy2dRun } from "../lib/tasks/eval_toy2d.ts";
 import { TINY_TOY } from "./helpers/tiny_toy.ts";
 
 const TINY = TINY_TOY;
@@ -60,6 +61,7 @@ Deno.test("a run records config, metrics per level, evaluations and artifacts", 
       "checkerboard_share",
       "heldout_loglik",
       "heldout_loglik_true",
+      "marginal_kl",
     ]
   ) {
     assert.ok(evals.includes(name), name);
@@ -69,6 +71,39 @@ Deno.test("a run records config, metrics per level, evaluations and artifacts", 
   await Deno.stat(s.figures[0]);
   await db.close();
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("eval --run of a 2D run repeats its end-of-run evaluation, same numbers, per-level KL", async () => {
+  const dir = await Deno.makeTempDir();
+  const s = await train({
+    config: buildConfig("8gaussians", TINY),
+    backend: "cpu",
+    resultsDir: dir,
+    log: quiet,
+  });
+  const db = await openResultsDb({ path: `${dir}/results.db` });
+  try {
+    assert.ok(await isToy2dRun(db, s.runId));
+    const r = await evaluateToy2dCheckpoint(db, s.runId);
+    assert.equal(r.step, 6);
+    // The training's own evaluation used the same seed and weights: identical values.
+    for (const e of s.evaluation) {
+      const again = r.rows.find((row) => row.name === e.name);
+      assert.ok(again, e.name);
+      assert.equal(again.value, e.value, e.name);
+    }
+    const T = buildConfig("8gaussians", TINY).schedule.T;
+    assert.deepEqual(r.marginalKl.map((l) => l.level), Array.from({ length: T }, (_, t) => t));
+    assert.ok(r.marginalKl.every((l) => Number.isFinite(l.kl) && l.kl >= 0));
+    await Deno.stat(r.figurePath);
+    assert.match(r.figurePath, /figure_step6\.png$/);
+    const kl = (await db.evaluations(s.runId)).filter((e) => e.name === "marginal_kl");
+    assert.equal(kl.length, 2, "one row from training, one from the evaluation");
+    assert.deepEqual((kl[1].details as { step: number }).step, 6);
+  } finally {
+    await db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 /** A run of TINY's 6 steps and a run of its first 4, in their own results folders under `dir`. */

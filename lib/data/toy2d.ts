@@ -41,6 +41,12 @@ export interface Toy2dDataset {
   sample(n: number, rng: Rng | JsRandom): Float32Array;
   /** Exact log-density in nats (-Infinity where the density is 0). */
   logDensity(x: number, y: number): number;
+  /**
+   * The exact log-density of a x + s eps (x from the data set, eps ~ N(0, I)): the diffusion's
+   * marginal at a level with alphasCum a and sigmasCum s (lib/schedule.ts), in x_t's coordinates.
+   * s > 0; built once per (a, s), so call it once per level and reuse the function.
+   */
+  diffused(a: number, s: number): (x: number, y: number) => number;
   /** Gaussian mixtures only: the modes. */
   readonly modes?: GaussianModes;
   /** Checkerboard only: the squares that hold the data. */
@@ -76,9 +82,6 @@ function gaussianMixture(
   centres: Float64Array,
   std: number,
 ): Toy2dDataset {
-  const k = centres.length / 2;
-  const logComponent = -Math.log(k) - Math.log(2 * Math.PI * std * std);
-  const twoVar = 2 * std * std;
   return {
     name,
     description,
@@ -88,24 +91,34 @@ function gaussianMixture(
       const r = jsStream(rng);
       const out = new Float32Array(2 * n);
       for (let i = 0; i < n; i++) {
-        const c = r.int(k);
+        const c = r.int(centres.length / 2);
         out[2 * i] = centres[2 * c] + std * r.normal();
         out[2 * i + 1] = centres[2 * c + 1] + std * r.normal();
       }
       return out;
     },
-    logDensity(x, y) {
-      // log sum_c (1/k) N(x; mu_c, std^2 I), by log-sum-exp.
-      let max = -Infinity;
-      const e = new Float64Array(k);
-      for (let c = 0; c < k; c++) {
-        e[c] = -(sq(x - centres[2 * c]) + sq(y - centres[2 * c + 1])) / twoVar;
-        if (e[c] > max) max = e[c];
-      }
-      let sum = 0;
-      for (let c = 0; c < k; c++) sum += Math.exp(e[c] - max);
-      return logComponent + max + Math.log(sum);
-    },
+    logDensity: mixtureLogDensity(centres, std),
+    // a x + s eps of a mixture is the mixture of the scaled centres with std sqrt(a^2 std^2 + s^2).
+    diffused: (a, s) =>
+      mixtureLogDensity(centres.map((c) => a * c), Math.sqrt(a * a * std * std + s * s)),
+  };
+}
+
+/** log sum_c (1/k) N((x, y); mu_c, std^2 I), by log-sum-exp. */
+function mixtureLogDensity(centres: Float64Array, std: number): (x: number, y: number) => number {
+  const k = centres.length / 2;
+  const logComponent = -Math.log(k) - Math.log(2 * Math.PI * std * std);
+  const twoVar = 2 * std * std;
+  const e = new Float64Array(k);
+  return (x, y) => {
+    let max = -Infinity;
+    for (let c = 0; c < k; c++) {
+      e[c] = -(sq(x - centres[2 * c]) + sq(y - centres[2 * c + 1])) / twoVar;
+      if (e[c] > max) max = e[c];
+    }
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += Math.exp(e[c] - max);
+    return logComponent + max + Math.log(sum);
   };
 }
 
@@ -199,7 +212,63 @@ function checkerboard(): Toy2dDataset {
       return out;
     },
     logDensity: (x, y) => (onCheckerboardSquare(x, y) ? logInside : -Infinity),
+    diffused: (a, s) => diffusedSquares(CHECKERBOARD_SQUARES, a, s),
   };
+}
+
+/**
+ * a x + s eps for x uniform on equal-area squares: the density of a x is 1 / (m a^2 area) on the
+ * scaled squares, and the Gaussian's convolution with a box factorises per axis into differences of
+ * the normal CDF.
+ */
+function diffusedSquares(
+  squares: readonly Square[],
+  a: number,
+  s: number,
+): (x: number, y: number) => number {
+  const area = (squares[0].x1 - squares[0].x0) * (squares[0].y1 - squares[0].y0);
+  const logNorm = -Math.log(squares.length * a * a * area);
+  return (x, y) => {
+    let sum = 0;
+    for (const q of squares) {
+      sum += normalMass((a * q.x0 - x) / s, (a * q.x1 - x) / s) *
+        normalMass((a * q.y0 - y) / s, (a * q.y1 - y) / s);
+    }
+    return logNorm + Math.log(sum);
+  };
+}
+
+/** P(lo < Z < hi) for Z ~ N(0, 1), lo <= hi, from the tail on the side where it is small. */
+function normalMass(lo: number, hi: number): number {
+  if (lo >= 0) return normalTail(lo) - normalTail(hi);
+  if (hi <= 0) return normalTail(-hi) - normalTail(-lo);
+  return 1 - normalTail(-lo) - normalTail(hi);
+}
+
+/** P(Z > z) = erfc(z / sqrt 2) / 2. */
+function normalTail(z: number): number {
+  return erfc(z / Math.SQRT2) / 2;
+}
+
+/**
+ * erfc with relative error below 1.2e-7 everywhere (Numerical Recipes' Chebyshev fit, Press et
+ * al. 2007, Sec. 6.2), so the tails' log-densities stay accurate far from the squares.
+ */
+export function erfc(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(
+    -z * z - 1.26551223 +
+      t * (1.00002368 +
+          t * (0.37409196 +
+              t * (0.09678418 +
+                  t * (-0.18628806 +
+                      t * (0.27886807 +
+                          t *
+                            (-1.13520398 +
+                              t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+  );
+  return x >= 0 ? r : 2 - r;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,6 +302,18 @@ function curveDataset(
     logDensity(x, y) {
       density ??= new CurveNoiseDensity(curves, std);
       return density.logDensity(x, y);
+    },
+    // a x + s eps: points on the scaled curves with noise std sqrt(a^2 std^2 + s^2).
+    diffused(a, s) {
+      const scaled = curves.map(({ curve, weight }) => ({
+        curve: (u: number) => {
+          const [x, y] = curve(u);
+          return [a * x, a * y] as const;
+        },
+        weight,
+      }));
+      const d = new CurveNoiseDensity(scaled, Math.sqrt(a * a * std * std + s * s));
+      return (x, y) => d.logDensity(x, y);
     },
   };
 }

@@ -20,7 +20,8 @@ export interface LevelDensity {
 export interface Toy2dFigureOptions {
   data: Points;
   samples: Points;
-  levelDensities?: readonly LevelDensity[];
+  /** Heat maps after the two scatters, in order; null leaves a panel's place empty. */
+  levelDensities?: readonly (LevelDensity | null)[];
   /** Every panel shows [lo, hi]^2 (the grids must cover the same box). */
   lo: number;
   hi: number;
@@ -188,6 +189,7 @@ export function plotToy2dFigure(opts: Toy2dFigureOptions): Image8 {
     frame(canvas, x0, y0, size);
   });
   levels.forEach((level, i) => {
+    if (level === null) return;
     const { x0, y0, labelY } = placeAt(2 + i);
     label(level.label, x0, labelY);
     heatmap(canvas, x0, y0, size, level, opts.heatmap ?? "density", opts.logRange ?? 10);

@@ -225,6 +225,28 @@ export async function gridLogLikelihood(
   };
 }
 
+/**
+ * KL(p || q) in nats between two densities given as log-values on the same grid (normalised or
+ * not): each is normalised over the grid's cells first, so the figure's box is the whole space.
+ * Cells where p is 0 (-Infinity) add nothing; a cell where q is 0 and p is not makes it Infinity.
+ */
+export function gridKl(
+  logP: Float32Array | Float64Array,
+  logQ: Float32Array | Float64Array,
+): number {
+  if (logP.length !== logQ.length) {
+    throw new RangeError(`gridKl needs grids of one size (got ${logP.length} and ${logQ.length})`);
+  }
+  const zp = logSumExp(logP), zq = logSumExp(logQ);
+  let kl = 0;
+  for (let i = 0; i < logP.length; i++) {
+    if (logP[i] === -Infinity) continue;
+    kl += Math.exp(logP[i] - zp) * (logP[i] - zp - (logQ[i] - zq));
+  }
+  // Rounding can leave a tiny negative sum for equal grids; KL itself is never negative.
+  return Math.max(kl, 0);
+}
+
 /** A data set's exact log-density as the batched async function gridLogLikelihood takes. */
 export function trueLogDensityFn(
   dataset: Toy2dDataset,

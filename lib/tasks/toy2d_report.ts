@@ -1,16 +1,23 @@
 /**
  * End-of-run evaluation of a 2D model: samples by progressive sampling with the EMA weights, the
  * 2D metrics beside their data baselines, the level-0 energy normalised on a grid (held-out
- * log-likelihood in nats), and a figure with data, samples and each level's learned density.
+ * log-likelihood in nats), and a figure with data and samples, then for each drawn level its
+ * learned marginal above the true one (the data diffused to that level), with their KL.
  */
 import type { MetricName } from "../metric_names.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "../config.ts";
 import { getToy2d } from "../data/toy2d.ts";
 import { type LevelDensity, writeToy2dFigure } from "../io/plot2d.ts";
-import { evaluateToy2d, gridLogLikelihood, type Toy2dEvaluation } from "../metrics/toy2d.ts";
+import {
+  evaluateToy2d,
+  gridKl,
+  gridLogLikelihood,
+  gridPoints,
+  type Toy2dEvaluation,
+} from "../metrics/toy2d.ts";
 import type { EnergyNet } from "../nets/types.ts";
-import type { ScheduleTensors } from "../schedule.ts";
+import { type ScheduleTensors, spreadLevels } from "../schedule.ts";
 import { Rng } from "../rng.ts";
 import { drawSamples } from "../samplers/progressive.ts";
 import { levelInputScale, levelLogDensity, TOY_BOX } from "../level_density.ts";
@@ -19,7 +26,17 @@ export interface Toy2dReport {
   evaluation: Toy2dEvaluation;
   /** Per-level chain statistics of the evaluation sampling. */
   levelStats: { level: number; acceptance: number; displacement: number }[];
+  /** The drawn levels' KL(true || learned) in nats, marginals normalised on the figure's grid. */
+  marginalKl: { level: number; kl: number }[];
   figurePath: string;
+}
+
+/** The levels the figure draws: every level up to `most`, else `most` spread from 0 to T - 1. */
+export function shownLevels(T: number, most = 6): number[] {
+  if (T <= most) return Array.from({ length: T }, (_, t) => t);
+  return [
+    ...new Set(Array.from({ length: most }, (_, i) => Math.round((i * (T - 1)) / (most - 1)))),
+  ];
 }
 
 /** Runs the evaluation with the weights currently in `net` (swap in EMA weights before). */
@@ -46,32 +63,55 @@ export async function evaluateToy2dRun(
     logUnnormalised: levelLogDensity(net, st, 0),
     grid: { ...grid, scale: st.schedule.alphas[1] },
   });
-  const levelDensities: LevelDensity[] = [];
-  for (let t = 0; t < config.schedule.T; t++) {
-    const g = await gridLogLikelihood(levelLogDensity(net, st, t), heldOut.subarray(0, 2), {
+  const levels = spreadLevels(config.schedule.T, 6);
+  const learnedRow: LevelDensity[] = [], trueRow: LevelDensity[] = [];
+  const marginalKl: { level: number; kl: number }[] = [];
+  const cells = gridPoints(grid.lo, grid.hi, grid.n);
+  for (const t of levels) {
+    const learned = await gridLogLikelihood(levelLogDensity(net, st, t), heldOut.subarray(0, 2), {
       ...grid,
       // The net's input scale of level t as sampling uses it: 1 at the (unconditional) top level,
       // whose samples are not rescaled (alphas[T] would squeeze the whole box into one cell).
       scale: levelInputScale(st, t),
     });
-    levelDensities.push({ label: `level ${t}`, grid: g.gridValues, n: grid.n });
+    // The level's true marginal: x_t = alphasCum[t] x_0 + sigmasCum[t] eps (lib/schedule.ts).
+    const diffused = dataset.diffused(st.schedule.alphasCum[t], st.schedule.sigmasCum[t]);
+    const truth = new Float32Array(grid.n * grid.n);
+    for (let i = 0; i < truth.length; i++) truth[i] = diffused(cells[2 * i], cells[2 * i + 1]);
+    const kl = gridKl(truth, learned.gridValues);
+    marginalKl.push({ level: t, kl });
+    learnedRow.push({
+      label: `${t} learned KL ${kl.toFixed(2)}`,
+      grid: learned.gridValues,
+      n: grid.n,
+    });
+    trueRow.push({ label: `${t} true`, grid: truth, n: grid.n });
   }
-  if (evaluation.logLik) {
-    levelDensities.unshift({ label: "true", grid: evaluation.logLik.trueGridValues, n: grid.n });
-  }
+  // Row 1: data, samples and the data density; then the learned marginals, the true ones below.
+  const columns = Math.max(levels.length, 3);
+  const firstRow: (LevelDensity | null)[] = evaluation.logLik
+    ? [{ label: "true density", grid: evaluation.logLik.trueGridValues, n: grid.n }]
+    : [];
+  while (firstRow.length < columns - 2) firstRow.push(null);
+  const pad = (row: LevelDensity[]) => [
+    ...row,
+    ...Array<null>(columns - row.length).fill(null),
+  ];
   await writeToy2dFigure(figurePath, {
     data: heldOut,
     samples,
-    levelDensities,
+    levelDensities: [...firstRow, ...pad(learnedRow), ...pad(trueRow)],
+    columns,
     ...TOY_BOX,
-    title: `${config.preset}: data, samples, learned densities`,
+    title: `${config.preset}: data, samples, level marginals learned (middle) and true (bottom)`,
   });
-  return { evaluation, levelStats: result.stats, figurePath };
+  return { evaluation, levelStats: result.stats, marginalKl, figurePath };
 }
 
 /** The evaluation as named scalar rows for the results database. */
 export function evaluationRows(
   e: Toy2dEvaluation,
+  marginalKl: { level: number; kl: number }[] = [],
 ): { name: MetricName; value: number; n: number; details?: unknown }[] {
   const rows: { name: MetricName; value: number; n: number; details?: unknown }[] = [
     { name: "energy_distance", value: e.energyDistance, n: e.sampleCount },
@@ -109,6 +149,14 @@ export function evaluationRows(
       name: "heldout_loglik_true_on_grid",
       value: e.logLik.trueOnGrid,
       n: e.heldOutCount,
+    });
+  }
+  if (marginalKl.length > 0) {
+    rows.push({
+      name: "marginal_kl",
+      value: marginalKl.reduce((sum, l) => sum + l.kl, 0) / marginalKl.length,
+      n: marginalKl.length,
+      details: { perLevel: marginalKl },
     });
   }
   return rows;

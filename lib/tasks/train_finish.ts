@@ -27,7 +27,7 @@ export async function finishRun(
     const report = await state.ema.withEmaWeights(() =>
       evaluateToy2dRun(config, state.net, state.st, figurePath)
     );
-    for (const row of evaluationRows(report.evaluation)) {
+    for (const row of evaluationRows(report.evaluation, report.marginalKl)) {
       await rec.addEvaluation(row);
       evaluation.push({ name: row.name, value: row.value });
     }

@@ -10,6 +10,7 @@ import { failpoint } from "../failpoints.ts";
 import { copyFileAtomic } from "../io/atomic.ts";
 import { createProgress, type Progress } from "../io/progress.ts";
 import { runCheckpointPath, runSamplesPath } from "../run_files.ts";
+import { spreadLevels } from "../schedule.ts";
 import { divergence, LEVEL_METRICS, LevelStats, makeTrainStep } from "../train_step.ts";
 import { saveTrainState } from "../train_state.ts";
 import { writeImageSamples } from "./image_grids.ts";
@@ -168,7 +169,10 @@ export async function runTrainingLoop(ctx: LoopContext): Promise<LoopOutcome> {
           perStep,
         );
         pending.push(...rows);
-        const levels = flushed.perLevel.map((l) =>
+        // Many levels (T = 100) would make a line of thousands of characters: show a spread of
+        // them; the database has every level.
+        const shown = new Set(spreadLevels(config.schedule.T, 10));
+        const levels = flushed.perLevel.filter((l) => shown.has(l.level)).map((l) =>
           `${l.level}:${l.values.loss.toFixed(3)}/${l.values.acceptance.toFixed(2)}`
         ).join(" ");
         progress.log(
