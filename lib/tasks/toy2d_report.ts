@@ -31,14 +31,6 @@ export interface Toy2dReport {
   figurePath: string;
 }
 
-/** The levels the figure draws: every level up to `most`, else `most` spread from 0 to T - 1. */
-export function shownLevels(T: number, most = 6): number[] {
-  if (T <= most) return Array.from({ length: T }, (_, t) => t);
-  return [
-    ...new Set(Array.from({ length: most }, (_, i) => Math.round((i * (T - 1)) / (most - 1)))),
-  ];
-}
-
 /** Runs the evaluation with the weights currently in `net` (swap in EMA weights before). */
 export async function evaluateToy2dRun(
   config: TrainConfig,
