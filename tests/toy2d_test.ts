@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { getToy2d, logDensities, onCheckerboardSquare, TOY2D_NAMES } from "../lib/data/toy2d.ts";
+import {
+  erfc,
+  getToy2d,
+  logDensities,
+  onCheckerboardSquare,
+  TOY2D_NAMES,
+} from "../lib/data/toy2d.ts";
 import { CurveNoiseDensity } from "../lib/data/curve_density.ts";
 import {
   checkerboardShare,
@@ -106,6 +112,22 @@ Deno.test("diffused(a, s) is the density of a x + s eps: Monte Carlo convolution
       mass += Math.exp(diffused(values[2 * i], values[2 * i + 1])) * (4 / 200) ** 2;
     }
     assert.ok(Math.abs(mass - 1) < 1e-3, `${name}: mass ${mass}`);
+  }
+});
+
+Deno.test("erfc has its documented relative accuracy, tails included", () => {
+  // Reference values: Python's math.erfc.
+  const cases: [number, number][] = [
+    [0, 1],
+    [0.5, 0.4795001221869535],
+    [1, 0.15729920705028513],
+    [-1, 1.8427007929497148],
+    [3, 2.209049699858544e-5],
+    [5, 1.5374597944280349e-12],
+    [8, 1.1224297172982928e-29],
+  ];
+  for (const [x, want] of cases) {
+    assert.ok(Math.abs(erfc(x) / want - 1) < 2e-7, `erfc(${x}) = ${erfc(x)}, want ${want}`);
   }
 });
 
