@@ -48,6 +48,7 @@ export const METRICS = {
   // 2D evaluations.
   energy_distance: m("lower", "", "energy distance between samples and held-out data"),
   energy_distance_data_baseline: m("none", "", "the same statistic for a fresh data draw"),
+  energy_distance_data_baseline_mean: m("none", "", "its mean over 10 more fresh data draws"),
   non_finite_share: m("lower", "share", "share of samples that are not finite"),
   min_mode_share: m("higher", "share", "smallest share of samples within 3 std of a mode"),
   max_mode_share: m("none", "share", "largest share of samples within 3 std of a mode"),

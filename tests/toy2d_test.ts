@@ -323,6 +323,21 @@ Deno.test("evaluateToy2d reports the metrics that apply, next to their baselines
   assert.equal(bad.logLik, undefined);
   assert.equal(good.checkerboardShare, undefined);
   assert.equal(good.nonFiniteShare, 0);
+  // The baseline's mean over 10 more draws: inside their range, which holds the one draw's scale.
+  const b = good.energyDistanceBaselineDraws;
+  assert.equal(b.draws, 10);
+  assert.ok(b.min <= b.mean && b.mean <= b.max && b.min > 0, JSON.stringify(b));
+  assert.ok(b.max < 10 * good.energyDistanceBaseline && b.min > good.energyDistanceBaseline / 10);
+  // The extra draws come last: without them every other number is the same.
+  const none = await evaluateToy2d({
+    dataset: gauss,
+    samples: gauss.sample(400, new Rng(21)),
+    heldOut,
+    rng: new Rng(22),
+    baselineDraws: 0,
+  });
+  assert.equal(none.energyDistanceBaseline, good.energyDistanceBaseline);
+  assert.deepEqual(none.modeCoverageBaseline, good.modeCoverageBaseline);
 
   const board = getToy2d("checkerboard");
   const boardEval = await evaluateToy2d({

@@ -108,6 +108,12 @@ export function evaluationRows(
   const rows: { name: MetricName; value: number; n: number; details?: unknown }[] = [
     { name: "energy_distance", value: e.energyDistance, n: e.sampleCount },
     { name: "energy_distance_data_baseline", value: e.energyDistanceBaseline, n: e.sampleCount },
+    {
+      name: "energy_distance_data_baseline_mean",
+      value: e.energyDistanceBaselineDraws.mean,
+      n: e.sampleCount,
+      details: e.energyDistanceBaselineDraws,
+    },
     { name: "non_finite_share", value: e.nonFiniteShare, n: e.sampleCount },
   ];
   if (e.modeCoverage) {
