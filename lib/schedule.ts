@@ -15,10 +15,10 @@ export const SCHEDULE_KINDS: readonly ScheduleKind[] = ["drl", "cosine"];
 
 /**
  * How a level's Langevin step size follows the noise. "drl" (the official code): s_t^2 = b^2
- * (sigmabar_t / sigmabar_0) sigma_{t+1}^2, so with many levels the step is a 1 / sigmabar_0 smaller
- * fraction of the conditional's width at the bottom than at the top (T = 100 cosine: 1x to 100x).
- * "flat": s_t^2 = b^2 sigma_{t+1}^2, the same fraction at every level, which a chain must have
- * to explore (mix over) each conditional; see README, "2D results".
+ * (sigmabar_t / sigmabar_0) sigma_{t+1}^2, so the step's share of the conditional's variance grows
+ * from b^2 at level 0 to about b^2 / sigmabar_0 at the top (T = 100 cosine: 1x to 100x b^2).
+ * "flat": s_t^2 = b^2 sigma_{t+1}^2, the same share at every level, which a chain needs to explore
+ * (mix over) each conditional; see README, "2D results".
  */
 export type StepRule = "drl" | "flat";
 export const STEP_RULES: readonly StepRule[] = ["drl", "flat"];

@@ -26,6 +26,8 @@ import type { EvalTarget } from "../lib/tasks/eval.ts";
 import type { ResultsDb } from "../lib/db/mod.ts";
 import { loadCheckpoint } from "../lib/io/checkpoint.ts";
 import { SHIPPED_MODELS, shippedModelPath } from "../lib/models.ts";
+import { evaluateToy2dCheckpoint, isToy2dRun } from "../lib/tasks/eval_toy2d.ts";
+import { FEATURE_CHOICES } from "../lib/metrics/extractors.ts";
 
 /** `--data fashion-mnist:test` (the split defaults to test). */
 function dataTarget(text: string): EvalTarget {
@@ -58,8 +60,6 @@ async function describeTarget(
     label: `${target.checkpoint} (${config.preset}, step ${meta.step})`,
   };
 }
-import { FEATURE_CHOICES } from "../lib/metrics/extractors.ts";
-import { evaluateToy2dCheckpoint, isToy2dRun } from "../lib/tasks/eval_toy2d.ts";
 
 /**
  * A 2D run: its end-of-run evaluation again (on the run's own sample count and grid; the image
