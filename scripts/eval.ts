@@ -71,10 +71,7 @@ async function evaluateToy2d(
   step: number | undefined,
   o: Opts,
 ): Promise<void> {
-  if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
-    throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);
-  }
-  const backend = await initBackend(o.backend as BackendChoice);
+  const backend = await initBackend(o.backend as BackendChoice); // checked with the other options
   const r = await evaluateToy2dCheckpoint(db, runId, step);
   if (o.json) {
     console.log(JSON.stringify({
@@ -174,13 +171,14 @@ await runMain(async () => {
 
   const db = await openResultsDb(dbOptionsFor(o.db));
   try {
-    if (o.run !== undefined && await isToy2dRun(db, intOption("run", o.run, 1))) {
-      await evaluateToy2d(db, intOption("run", o.run, 1), optionalInt("step", o.step, 0), o);
+    const runId = o.run === undefined ? undefined : intOption("run", o.run, 1);
+    if (runId !== undefined && await isToy2dRun(db, runId)) {
+      await evaluateToy2d(db, runId, optionalInt("step", o.step, 0), o);
       return;
     }
     // Check the target before the slow parts (backend start, extractor loading).
-    const target: EvalTarget = o.run !== undefined
-      ? { runId: intOption("run", o.run, 1), step: optionalInt("step", o.step, 0) }
+    const target: EvalTarget = runId !== undefined
+      ? { runId, step: optionalInt("step", o.step, 0) }
       : o.data !== undefined
       ? dataTarget(o.data)
       : { checkpoint: o.model !== undefined ? await shippedModelPath(o.model) : o.checkpoint! };

@@ -55,7 +55,7 @@ export interface Toy2dDataset {
 
 /** The log-density of each point of an (n x 2) row-major array. */
 export function logDensities(
-  dataset: Toy2dDataset,
+  dataset: Pick<Toy2dDataset, "logDensity">,
   points: Float32Array | Float64Array,
 ): Float64Array {
   const out = new Float64Array(points.length / 2);

@@ -7,7 +7,7 @@
 import type { MetricName } from "../metric_names.ts";
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "../config.ts";
-import { getToy2d } from "../data/toy2d.ts";
+import { getToy2d, logDensities } from "../data/toy2d.ts";
 import { type LevelDensity, writeToy2dFigure } from "../io/plot2d.ts";
 import {
   evaluateToy2d,
@@ -68,8 +68,7 @@ export async function evaluateToy2dRun(
     });
     // The level's true marginal: x_t = alphasCum[t] x_0 + sigmasCum[t] eps (lib/schedule.ts).
     const diffused = dataset.diffused(st.schedule.alphasCum[t], st.schedule.sigmasCum[t]);
-    const truth = new Float32Array(grid.n * grid.n);
-    for (let i = 0; i < truth.length; i++) truth[i] = diffused(cells[2 * i], cells[2 * i + 1]);
+    const truth = Float32Array.from(logDensities({ logDensity: diffused }, cells));
     const kl = gridKl(truth, learned.gridValues);
     marginalKl.push({ level: t, kl });
     learnedRow.push({
