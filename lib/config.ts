@@ -4,7 +4,7 @@
  */
 import { UserError } from "./errors.ts";
 import type { NetConfig } from "./nets/types.ts";
-import type { AdamConfig } from "./optim.ts";
+import { type AdamConfig, LR_DECAYS } from "./optim.ts";
 import { SAMPLER_KINDS, type SamplerKind } from "./samplers/langevin.ts";
 import { makeSchedule, SCHEDULE_KINDS, type ScheduleConfig, STEP_RULES } from "./schedule.ts";
 
@@ -55,6 +55,7 @@ export const ALIASES: Record<string, string> = {
   lr: "optim.lr",
   beta1: "optim.beta1",
   warmup: "optim.warmup",
+  "lr-decay": "optim.lrDecay",
   ema: "optim.ema",
   "ema-warmup": "optim.emaWarmup",
   "grad-clip": "optim.gradClip",
@@ -86,6 +87,7 @@ export const ALIASES: Record<string, string> = {
 const CHOICES: Record<string, readonly string[]> = {
   "schedule.kind": SCHEDULE_KINDS,
   "schedule.stepRule": STEP_RULES,
+  "optim.lrDecay": LR_DECAYS,
   "langevin.sampler": SAMPLER_KINDS,
   "net.activation": ["lrelu", "swish"],
 };
@@ -211,6 +213,10 @@ export function validateConfig(c: TrainConfig): void {
     throw new UserError(`seed must be a non-negative integer (got ${c.seed})`);
   }
   if (!(c.optim.lr > 0)) throw new UserError(`optim.lr must be positive (got ${c.optim.lr})`);
+  const decay = c.optim.lrDecay ?? "constant";
+  if (!LR_DECAYS.includes(decay)) {
+    throw new UserError(`optim.lrDecay must be one of ${LR_DECAYS.join(", ")} (got ${decay})`);
+  }
   if (!(c.optim.ema >= 0 && c.optim.ema < 1)) {
     throw new UserError(`optim.ema must be in [0, 1) (got ${c.optim.ema})`);
   }

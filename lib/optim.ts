@@ -16,7 +16,16 @@ export interface AdamConfig {
   warmup: number;
   /** Clip gradients to this global L2 norm (0: off). */
   gradClip: number;
+  /**
+   * After warm-up, keep the rate (`constant`, also when absent: configs written before the field)
+   * or lower it to 0 along a half cosine over the run's iterations (`cosine`, Loshchilov & Hutter
+   * 2017, without restarts), so the last updates refine instead of jumping around a minimum.
+   */
+  lrDecay?: LrDecay;
 }
+
+export const LR_DECAYS = ["constant", "cosine"] as const;
+export type LrDecay = (typeof LR_DECAYS)[number];
 
 export class Adam {
   readonly m = new Map<string, tf.Variable>();
@@ -24,7 +33,15 @@ export class Adam {
   /** Number of updates applied so far. */
   step = 0;
 
-  constructor(readonly params: Map<string, tf.Variable>, readonly config: AdamConfig) {
+  /**
+   * `horizon`: the number of updates the cosine decay spans (the run's iterations; a continued run
+   * with more iterations stretches it from its current step on).
+   */
+  constructor(
+    readonly params: Map<string, tf.Variable>,
+    readonly config: AdamConfig,
+    readonly horizon = Infinity,
+  ) {
     for (const [name, p] of params) {
       // Inside tidy so the zero tensors the variables copy from are freed.
       this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
@@ -33,8 +50,12 @@ export class Adam {
   }
 
   learningRate(step = this.step): number {
-    const { lr, warmup } = this.config;
-    return warmup > 0 ? lr * Math.min(1, (step + 1) / warmup) : lr;
+    const { lr, warmup, lrDecay } = this.config;
+    const warm = warmup > 0 ? Math.min(1, (step + 1) / warmup) : 1;
+    const decay = lrDecay === "cosine"
+      ? 0.5 * (1 + Math.cos(Math.PI * Math.min(1, step / this.horizon)))
+      : 1;
+    return lr * warm * decay;
   }
 
   /** Applies one update; returns the global gradient norm before clipping (a scalar tensor). */

@@ -27,7 +27,7 @@ export function createTrainState(config: TrainConfig): TrainState {
   return {
     config,
     net,
-    adam: new Adam(net.params, config.optim),
+    adam: new Adam(net.params, config.optim, config.train.iterations),
     ema: new Ema(net, config.optim.ema, config.optim.emaWarmup ?? false),
     rng,
     st: scheduleTensors(makeSchedule(config.schedule)),

@@ -166,6 +166,43 @@ Deno.test("Adam with warm-up and clipping, and the EMA, equal a float64 referenc
   tf.dispose([...params.values()]);
 });
 
+Deno.test("cosine decay: warm-up, then lr (1 + cos(pi n / N)) / 2, 0 from the horizon on", () => {
+  const base = { lr: 0.02, beta1: 0.9, beta2: 0.999, eps: 1e-8, warmup: 10, gradClip: 0 };
+  const params = new Map([["p", tf.variable(tf.tensor1d([1]), true)]]);
+  const N = 100;
+  const cosine = new Adam(params, { ...base, lrDecay: "cosine" }, N);
+  // The rate of update n (counting from 0), written out.
+  const want = (n: number) =>
+    base.lr * Math.min(1, (n + 1) / base.warmup) * 0.5 *
+    (1 + Math.cos(Math.PI * Math.min(1, n / N)));
+  for (const n of [0, 4, 9, 10, 25, 50, 75, 99, 100, 150]) {
+    assert.ok(Math.abs(cosine.learningRate(n) - want(n)) < 1e-15, `update ${n}`);
+  }
+  assert.ok(Math.abs(cosine.learningRate(50) - base.lr / 2) < 1e-15, "half way: half the rate");
+  assert.equal(cosine.learningRate(N), 0);
+  // Constant (and absent, as in configs written before the field): warm-up only, any horizon.
+  for (const cfg of [{ ...base, lrDecay: "constant" as const }, base]) {
+    const adam = new Adam(params, cfg, N);
+    assert.equal(adam.learningRate(4), base.lr / 2);
+    assert.equal(adam.learningRate(99), base.lr);
+    assert.equal(adam.learningRate(1000), base.lr);
+    adam.dispose();
+  }
+  // A config's run uses its own iterations as the horizon, and a bad name is refused.
+  const state = createTrainState(
+    buildConfig("8gaussians", { "lr-decay": "cosine", iterations: "40" }),
+  );
+  assert.equal(state.adam.learningRate(40), 0);
+  assert.ok(state.adam.learningRate(20) > 0);
+  disposeTrainState(state);
+  assert.throws(
+    () => buildConfig("8gaussians", { "lr-decay": "step" }),
+    /--optim.lrDecay=step: expected one of constant, cosine/,
+  );
+  cosine.dispose();
+  tf.dispose([...params.values()]);
+});
+
 Deno.test("EMA warm-up: the n-th update averages with decay min(d, (1 + n) / (10 + n))", () => {
   const p = tf.variable(tf.tensor1d([1, -2]), true);
   const net = { params: new Map([["p", p]]), buffers: new Map(), updateSpectralNorm: () => {} };
