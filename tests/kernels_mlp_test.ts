@@ -12,6 +12,12 @@ import { loadDnnl } from "../lib/kernels/dnnl_ffi.ts";
 import { installFastKernels } from "../lib/kernels/mod.ts";
 import { disableNativeKernels, enableNativeKernels } from "../lib/kernels/native.ts";
 import { mlpEnergyGradAvailable } from "../lib/kernels/mlp_energy.ts";
+import { type Gemm, mlpEnergyGrad, type MlpMath } from "../lib/kernels/mlp_energy_host.ts";
+import {
+  mlpEnergyParamGrad,
+  type MlpParams,
+  type ParamGradShape,
+} from "../lib/kernels/mlp_param_grad_host.ts";
 import { createMlp } from "../lib/nets/mlp.ts";
 import type { MlpConfig } from "../lib/nets/types.ts";
 import { buildConfig } from "../lib/presets.ts";
@@ -356,5 +362,87 @@ testNeeding(ONEDNN, {
       assert.equal(r.gradNorm, one.results[i].gradNorm, `step ${i}: gradient norm`);
     });
     two.params.forEach((p, i) => assert.deepEqual(p, one.params[i], `parameter ${i}`));
+  },
+});
+
+testNeeding(ONEDNN, {
+  name: "oneDNN: the 2D MLP routines with oneDNN's leaky ReLU equal their JS loops bit for bit",
+  fn: () => {
+    const { ops } = loadDnnl()!;
+    ops.setThreads(1);
+    const gemm: Gemm = (m, n, k, a, ta, b, tb, c, acc) => ops.sgemm(m, n, k, a, ta, b, tb, c, acc);
+    const loops: MlpMath = { gemm };
+    const eltwise: MlpMath = {
+      gemm,
+      leakyRelu: {
+        forward: (alpha, x, y) => ops.leakyRelu(alpha, x, y),
+        backward: (alpha, x, dy, dx) => ops.leakyReluGrad(alpha, x, dy, dx),
+      },
+    };
+    for (const [depth, fourier] of [[3, 0], [2, 1]]) {
+      const s: ParamGradShape = {
+        batch: 37,
+        inputDim: 2,
+        width: 24,
+        depth,
+        fourier,
+        activation: "lrelu",
+        slope: 0.2,
+        tembDim: 16,
+      };
+      const { batch: n, width: w, tembDim: e } = s;
+      const f = 2 * (1 + 2 * fourier);
+      const hidden = Array.from({ length: depth }, (_, l) => normals((l ? w : f) * w, 40 + l));
+      const params: MlpParams = {
+        tembW: normals(e * e, 50),
+        tembB: normals(e, 51),
+        projW: normals(e * depth * w, 52),
+        projB: normals(depth * w, 53),
+        hidden,
+        headW: normals(e * w, 54),
+        headB: normals(w, 55),
+      };
+      const y = normals(n * 2, 56);
+      const net = {
+        y,
+        weights: hidden,
+        proj: normals(n * depth * w, 57),
+        head: normals(n * w, 58),
+      };
+      const energyGrad = (math: MlpMath) => {
+        const energy = new Float32Array(n), grad = new Float32Array(n * 2);
+        mlpEnergyGrad(math, s, net, energy, grad);
+        return [energy, grad];
+      };
+      const paramGrad = (math: MlpMath) => {
+        const energy = new Float32Array(n);
+        const grads: MlpParams = {
+          tembW: new Float32Array(e * e),
+          tembB: new Float32Array(e),
+          projW: new Float32Array(e * depth * w),
+          projB: new Float32Array(depth * w),
+          hidden: hidden.map((h) => new Float32Array(h.length)),
+          headW: new Float32Array(e * w),
+          headB: new Float32Array(w),
+        };
+        mlpEnergyParamGrad(math, s, normals(n * e, 59), y, normals(n, 60), params, energy, grads);
+        return [
+          energy,
+          grads.tembW,
+          grads.tembB,
+          grads.projW,
+          grads.projB,
+          grads.headW,
+          grads.headB,
+          ...grads.hidden,
+        ];
+      };
+      const want = [...energyGrad(loops), ...paramGrad(loops)];
+      const got = [...energyGrad(eltwise), ...paramGrad(eltwise)];
+      got.forEach((g, i) =>
+        assert.deepEqual(g, want[i], `depth ${depth}, fourier ${fourier}: array ${i}`)
+      );
+      assert.ok(want[0].some((v) => v !== 0), "energies all zero");
+    }
   },
 });

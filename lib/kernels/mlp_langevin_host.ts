@@ -6,7 +6,7 @@
  * x_{t+1}). Through tfjs each step is some 35 small kernels around the net's one; here the chain's
  * arithmetic on 256 2D points is a few microseconds per step besides the net.
  */
-import { type Gemm, type MlpArrays, mlpEnergyGrad, type MlpShape } from "./mlp_energy_host.ts";
+import { type MlpArrays, mlpEnergyGrad, type MlpMath, type MlpShape } from "./mlp_energy_host.ts";
 
 export interface ChainArrays {
   /** [B, D] the chain's start. */
@@ -40,14 +40,14 @@ interface State {
 
 /** log p and its gradient at `y` into `out` (energy and net gradient via `energy`, `netGrad`). */
 function evaluate(
-  gemm: Gemm,
+  math: MlpMath,
   s: MlpShape,
   net: Omit<MlpArrays, "y">,
   c: ChainArrays,
   out: State,
   energy: Float32Array,
 ): void {
-  mlpEnergyGrad(gemm, s, { ...net, y: out.y }, energy, out.grad);
+  mlpEnergyGrad(math, s, { ...net, y: out.y }, energy, out.grad);
   const d = s.inputDim;
   for (let b = 0; b < s.batch; b++) {
     let sq = 0;
@@ -70,7 +70,7 @@ function newState(s: MlpShape): State {
 
 /** K = noises.length steps of ULA (uniforms null) or MALA from y0; noiseScale as in langevin.ts. */
 export function mlpLangevinChain(
-  gemm: Gemm,
+  math: MlpMath,
   s: MlpShape,
   net: Omit<MlpArrays, "y">,
   c: ChainArrays,
@@ -83,7 +83,7 @@ export function mlpLangevinChain(
   let state = newState(s);
   let proposal = newState(s);
   state.y.set(c.y0);
-  evaluate(gemm, s, net, c, state, energy);
+  evaluate(math, s, net, c, state, energy);
   const acceptSum = new Float64Array(n);
   const mean = new Float64Array(d);
   for (let k = 0; k < steps; k++) {
@@ -95,7 +95,7 @@ export function mlpLangevinChain(
         proposal.y[j] = Math.fround(state.y[j] + 0.5 * s2 * state.grad[j]) + sd * noise[j];
       }
     }
-    evaluate(gemm, s, net, c, proposal, energy);
+    evaluate(math, s, net, c, proposal, energy);
     for (let b = 0; b < n; b++) {
       const s2 = c.stepSize[b], twoVar = 2 * s2 * noiseScale * noiseScale;
       let fwd = 0, bwd = 0;

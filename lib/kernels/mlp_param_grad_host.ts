@@ -7,11 +7,11 @@
  * was some 250 kernels (forward with saved tensors, then backward) per training step.
  */
 import {
-  activationGrad,
-  addBiasActivate,
-  type Gemm,
   inputFeatures,
+  layerBackward,
+  layerForward,
   leakyFactors,
+  type MlpMath,
   type MlpShape,
 } from "./mlp_energy_host.ts";
 
@@ -34,9 +34,9 @@ export interface ParamGradShape extends MlpShape {
   tembDim: number;
 }
 
-/** out = x W + b (row-broadcast bias); then, with `act`, h = act(out) into `h`. */
+/** out = x W + b (row-broadcast bias): b in every row, then the product added (sgemm's C += AB). */
 function dense(
-  gemm: Gemm,
+  math: MlpMath,
   rows: number,
   cols: number,
   inner: number,
@@ -45,14 +45,14 @@ function dense(
   b: Float32Array,
   out: Float32Array,
 ): void {
-  gemm(rows, cols, inner, x, false, w, false, out);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[r * cols + c] = Math.fround(out[r * cols + c] + b[c]);
-  }
+  for (let r = 0; r < rows; r++) out.set(b.subarray(0, cols), r * cols);
+  math.gemm(rows, cols, inner, x, false, w, false, out, true);
 }
 
-function activate(s: MlpShape, z: Float32Array, h: Float32Array): void {
-  if (s.activation === "swish") {
+function activate(math: MlpMath, s: MlpShape, z: Float32Array, h: Float32Array): void {
+  if (s.activation === "lrelu" && math.leakyRelu) {
+    math.leakyRelu.forward(s.slope, z, h);
+  } else if (s.activation === "swish") {
     for (let i = 0; i < z.length; i++) h[i] = z[i] / (1 + Math.exp(-z[i]));
   } else {
     const factor = leakyFactors(s.slope);
@@ -72,7 +72,7 @@ function columnSums(x: Float32Array, rows: number, cols: number, out: Float32Arr
  * the parameters). `emb` [N, E] is the levels' embedding, `y` [N, D] the points.
  */
 export function mlpEnergyParamGrad(
-  gemm: Gemm,
+  math: MlpMath,
   s: ParamGradShape,
   emb: Float32Array,
   y: Float32Array,
@@ -81,16 +81,17 @@ export function mlpEnergyParamGrad(
   energy: Float32Array,
   grads: MlpParams,
 ): void {
+  const { gemm } = math;
   const { batch: n, inputDim, width: w, depth, tembDim: e } = s;
   const featureDim = inputDim * (1 + 2 * s.fourier);
   const pw = depth * w;
   // Forward, keeping what the backward pass reads.
   const zt = new Float32Array(n * e), temb = new Float32Array(n * e);
-  dense(gemm, n, e, e, emb, p.tembW, p.tembB, zt);
-  activate(s, zt, temb);
+  dense(math, n, e, e, emb, p.tembW, p.tembB, zt);
+  activate(math, s, zt, temb);
   const proj = new Float32Array(n * pw), head = new Float32Array(n * w);
-  dense(gemm, n, pw, e, temb, p.projW, p.projB, proj);
-  dense(gemm, n, w, e, temb, p.headW, p.headB, head);
+  dense(math, n, pw, e, temb, p.projW, p.projB, proj);
+  dense(math, n, w, e, temb, p.headW, p.headB, head);
   let h0 = y;
   if (s.fourier > 0) {
     h0 = new Float32Array(n * featureDim);
@@ -99,8 +100,7 @@ export function mlpEnergyParamGrad(
   const zs: Float32Array[] = [], hs: Float32Array[] = [h0];
   for (let l = 0; l < depth; l++) {
     const z = new Float32Array(n * w), h = new Float32Array(n * w);
-    gemm(n, w, l === 0 ? featureDim : w, hs[l], false, p.hidden[l], false, z);
-    addBiasActivate(s, l, z, proj, h);
+    layerForward(math, s, l, hs[l], l === 0 ? featureDim : w, p.hidden[l], proj, z, h);
     zs.push(z);
     hs.push(h);
   }
@@ -122,7 +122,7 @@ export function mlpEnergyParamGrad(
   columnSums(dHead, n, w, grads.headB);
   const dProj = new Float32Array(n * pw), gPrev = new Float32Array(n * w);
   for (let l = depth - 1; l >= 0; l--) {
-    activationGrad(s, zs[l], g);
+    layerBackward(math, s, zs[l], g);
     for (let b = 0; b < n; b++) dProj.set(g.subarray(b * w, (b + 1) * w), b * pw + l * w);
     gemm(l === 0 ? featureDim : w, w, n, hs[l], true, g, false, grads.hidden[l]);
     if (l > 0) {
@@ -137,7 +137,7 @@ export function mlpEnergyParamGrad(
   gemm(n, e, pw, dProj, false, p.projW, true, dTemb);
   gemm(n, e, w, dHead, false, p.headW, true, fromHead);
   for (let i = 0; i < dTemb.length; i++) dTemb[i] = Math.fround(dTemb[i] + fromHead[i]);
-  activationGrad(s, zt, dTemb, n * e);
+  layerBackward(math, s, zt, dTemb, n * e);
   gemm(e, e, n, emb, true, dTemb, false, grads.tembW);
   columnSums(dTemb, n, e, grads.tembB);
 }

@@ -13,7 +13,7 @@ import { HOST_BACKENDS, type HostBackend, hostMemory } from "./host_memory.ts";
 import { setLeakyReluImpl } from "./leaky_relu.ts";
 import { matMulDims, setMatMulImpl } from "./matmul.ts";
 import { type MlpEnergyAttrs, setMlpEnergyGradImpl } from "./mlp_energy.ts";
-import { type Gemm, mlpEnergyGrad, type MlpShape } from "./mlp_energy_host.ts";
+import { type Gemm, mlpEnergyGrad, type MlpMath, type MlpShape } from "./mlp_energy_host.ts";
 import { mlpLangevinChain } from "./mlp_langevin_host.ts";
 import { setMlpParamGradImpl } from "./mlp_param_grad.ts";
 import { mlpEnergyParamGrad } from "./mlp_param_grad_host.ts";
@@ -76,13 +76,32 @@ function convImpl(
  * the products here (the MLP's 256 x 128 x 128) are too small to gain from a second thread.
  */
 function singleThreadGemm(ops: DnnlOps, threads: number): Gemm {
-  return (m, n, k, a, transA, bm, transB, c) => {
-    ops.setThreads(1);
-    try {
-      ops.sgemm(m, n, k, a, transA, bm, transB, c);
-    } finally {
-      ops.setThreads(threads);
-    }
+  return (m, n, k, a, transA, bm, transB, c, accumulate) =>
+    onOneThread(ops, threads, () => ops.sgemm(m, n, k, a, transA, bm, transB, c, accumulate));
+}
+
+/** Runs `run` with oneDNN on one thread, then restores `threads`. */
+function onOneThread(ops: DnnlOps, threads: number, run: () => void): void {
+  ops.setThreads(1);
+  try {
+    run();
+  } finally {
+    ops.setThreads(threads);
+  }
+}
+
+/**
+ * The 2D MLP routines' arithmetic: sgemm and oneDNN's leaky ReLU, each on one thread (a layer's
+ * 256 x 128 activations are too small for a second: waking it costs more than the work).
+ */
+function singleThreadMlpMath(ops: DnnlOps, threads: number): MlpMath {
+  return {
+    gemm: singleThreadGemm(ops, threads),
+    leakyRelu: {
+      forward: (alpha, x, y) => onOneThread(ops, threads, () => ops.leakyRelu(alpha, x, y)),
+      backward: (alpha, x, dy, dx) =>
+        onOneThread(ops, threads, () => ops.leakyReluGrad(alpha, x, dy, dx)),
+    },
   };
 }
 
@@ -95,16 +114,12 @@ const SMALL_ELEMENTWISE = 1 << 16;
 
 function onThreadsFor(ops: DnnlOps, size: number, threads: number, run: () => void): void {
   if (size >= SMALL_ELEMENTWISE) return run();
-  ops.setThreads(1);
-  try {
-    run();
-  } finally {
-    ops.setThreads(threads);
-  }
+  onOneThread(ops, threads, run);
 }
 
 function installGemmKernels(ops: DnnlOps, b: HostBackend, threads: number): void {
-  const gemm = singleThreadGemm(ops, threads);
+  const math = singleThreadMlpMath(ops, threads);
+  const { gemm } = math;
   setMatMulImpl(b, (a, bm, attrs, backend) => {
     if (a.dtype !== "float32" || bm.dtype !== "float32") return null;
     const d = matMulDims(a.shape, bm.shape, attrs);
@@ -143,7 +158,7 @@ function installGemmKernels(ops: DnnlOps, b: HostBackend, threads: number): void
       const energy = mem.output([batch]);
       const grad = mem.output([batch, inputDim]);
       mlpEnergyGrad(
-        gemm,
+        math,
         netShape(inputs, inputs.y, attrs),
         {
           y: mem.view(inputs.y),
@@ -167,7 +182,7 @@ function installGemmKernels(ops: DnnlOps, b: HostBackend, threads: number): void
       // (the chain allocates nothing there, but the copies are small and make that not matter).
       const copy = (t: tf.TensorInfo) => mem.view(t).slice();
       mlpLangevinChain(
-        gemm,
+        math,
         netShape(inputs.net, inputs.y0, netAttrs),
         {
           weights: inputs.net.weights.map(copy),
@@ -195,7 +210,7 @@ function installGemmKernels(ops: DnnlOps, b: HostBackend, threads: number): void
   });
 }
 
-function installParamGradKernel(b: HostBackend, gemm: Gemm): void {
+function installParamGradKernel(b: HostBackend, math: MlpMath): void {
   setMlpParamGradImpl(b, (inputs, attrs, backend) => {
     const mem = hostMemory(b, backend);
     const { roles, hidden } = inputs.params;
@@ -215,7 +230,7 @@ function installParamGradKernel(b: HostBackend, gemm: Gemm): void {
       headB: mem.view(r.headB),
     });
     mlpEnergyParamGrad(
-      gemm,
+      math,
       {
         batch,
         inputDim,
@@ -266,7 +281,7 @@ function installOptimizerKernels(b: HostBackend): void {
 
 function install(ops: DnnlOps, b: HostBackend, name: string, threads: number): void {
   installGemmKernels(ops, b, threads);
-  installParamGradKernel(b, singleThreadGemm(ops, threads));
+  installParamGradKernel(b, singleThreadMlpMath(ops, threads));
   installOptimizerKernels(b);
   setConv2dSameImpl(b, convImpl(ops, b, name, threads));
   setLeakyReluImpl(b, {
