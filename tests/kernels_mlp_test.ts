@@ -14,6 +14,7 @@ import { disableNativeKernels, enableNativeKernels } from "../lib/kernels/native
 import { mlpEnergyGradAvailable } from "../lib/kernels/mlp_energy.ts";
 import { type Gemm, mlpEnergyGrad, type MlpMath } from "../lib/kernels/mlp_energy_host.ts";
 import {
+  distinctRows,
   mlpEnergyParamGrad,
   type MlpParams,
   type ParamGradShape,
@@ -445,4 +446,13 @@ testNeeding(ONEDNN, {
       assert.ok(want[0].some((v) => v !== 0), "energies all zero");
     }
   },
+});
+
+Deno.test("distinctRows: each row's index of its first equal row, compared in full", () => {
+  // Rows 0 and 2 equal; rows 1 and 3 share their first value but not their second.
+  const x = Float32Array.of(1, 2, 5, 6, 1, 2, 5, 7, 0, 0);
+  const d = distinctRows(x, 5, 2);
+  assert.equal(d.count, 4);
+  assert.deepEqual([...d.index], [0, 1, 0, 2, 3]);
+  assert.deepEqual([...d.rows], [1, 2, 5, 6, 5, 7, 0, 0]);
 });

@@ -1,6 +1,6 @@
 /**
  * The 2D energy MLP's forward pass and input gradient as one routine on float32 arrays: the matrix
- * products on a caller's gemm (oneDNN's sgemm), the rest as plain loops. A Langevin step needs f and
+ * products on a caller's gemm (oneDNN's sgemm), the rest as loops or oneDNN calls. A Langevin step needs f and
  * df/dy; through tfjs that is about 200 kernels (forward, tape, backward), each with its own
  * dispatch cost, for a net whose arithmetic takes well under a millisecond.
  *
@@ -35,10 +35,10 @@ export interface LeakyReluOps {
 
 /**
  * What the routines below compute with: the matrix products, and optionally vectorised leaky
- * ReLUs. Without them the activations run as the loops below; with them a layer is the bias
- * copied into z, the product added to it (sgemm's C += AB: the same float32 sum z + proj), and one
- * eltwise call: bit-identical (tests/kernels_mlp_test.ts), and a 2D Langevin step's activations
- * several times faster than the JS loops (which took over half its time).
+ * ReLUs (else the loops of `activate` and `activationGrad`). A layer is its bias copied into z and
+ * the product added to it (sgemm's C += AB: the same float32 sum as z + proj in a loop), then the
+ * activation: oneDNN's eltwise gives the loops' results bit for bit (tests/kernels_mlp_test.ts),
+ * several times faster (the loops took over half of a 2D Langevin step).
  */
 export interface MlpMath {
   gemm: Gemm;
@@ -164,25 +164,15 @@ export function leakyFactors(slope: number): Float64Array {
   return Float64Array.of(Math.fround(slope), 1);
 }
 
-/** z += proj_l (in place), h = act(z). */
-export function addBiasActivate(
-  s: MlpShape,
-  l: number,
-  z: Float32Array,
-  proj: Float32Array,
-  h: Float32Array,
-): void {
-  const { batch, width, depth } = s;
-  const swish = s.activation === "swish";
-  const factor = leakyFactors(s.slope);
-  for (let b = 0; b < batch; b++) {
-    const zr = b * width, pr = (b * depth + l) * width;
-    for (let j = 0; j < width; j++) {
-      // Rounded to float32 first, as stored: h is computed from the z the backward pass reads.
-      const v = Math.fround(z[zr + j] + proj[pr + j]);
-      z[zr + j] = v;
-      h[zr + j] = swish ? v / (1 + Math.exp(-v)) : v * factor[+(v > 0)];
-    }
+/** h = act(z) over z's length: oneDNN's eltwise where `math` has it (leaky ReLU), else a loop. */
+export function activate(math: MlpMath, s: MlpShape, z: Float32Array, h: Float32Array): void {
+  if (s.activation === "lrelu" && math.leakyRelu) {
+    math.leakyRelu.forward(s.slope, z, h);
+  } else if (s.activation === "swish") {
+    for (let i = 0; i < z.length; i++) h[i] = z[i] / (1 + Math.exp(-z[i]));
+  } else {
+    const factor = leakyFactors(s.slope);
+    for (let i = 0; i < z.length; i++) h[i] = z[i] * factor[+(z[i] > 0)];
   }
 }
 
@@ -206,7 +196,7 @@ export function activationGrad(
 
 /**
  * z_l = input W_l + proj_l, h_l = act(z_l) for layer l (input [B, k]), by the fastest means `math`
- * has (see MlpMath).
+ * has (see MlpMath). Row b takes its time projection from proj's row `projRows[b]` (default b).
  */
 export function layerForward(
   math: MlpMath,
@@ -218,19 +208,15 @@ export function layerForward(
   proj: Float32Array,
   z: Float32Array,
   h: Float32Array,
+  projRows?: Int32Array,
 ): void {
   const { batch, width, depth } = s;
-  if (s.activation === "lrelu" && math.leakyRelu) {
-    for (let b = 0; b < batch; b++) {
-      const from = (b * depth + l) * width;
-      z.set(proj.subarray(from, from + width), b * width);
-    }
-    math.gemm(batch, width, k, input, false, weight, false, z, true);
-    math.leakyRelu.forward(s.slope, z.subarray(0, batch * width), h.subarray(0, batch * width));
-    return;
+  for (let b = 0; b < batch; b++) {
+    const from = ((projRows ? projRows[b] : b) * depth + l) * width;
+    z.set(proj.subarray(from, from + width), b * width);
   }
-  math.gemm(batch, width, k, input, false, weight, false, z);
-  addBiasActivate(s, l, z, proj, h);
+  math.gemm(batch, width, k, input, false, weight, false, z, true);
+  activate(math, s, z.subarray(0, batch * width), h.subarray(0, batch * width));
 }
 
 /** g *= act'(z) over the first n values (default: a hidden layer's), by `math`'s fastest means. */
