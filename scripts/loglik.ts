@@ -1,10 +1,10 @@
 /**
- * deno task loglik --run ID [--step N] [--n N] [--ais-steps S] [--particles M] [--step-scale X]
- *   [--fixed-step] [--seed S] [--batch B] [--split test|train] [--backend B] [--threads N]
- *   [--db PATH] [--json]
- * The log-likelihood of held-out data under a run's chain of conditional EBMs, each level's
+ * deno task loglik (--run ID [--step N] | --model NAME | --checkpoint PATH) [--n N] [--ais-steps S]
+ *   [--particles M] [--step-scale X] [--fixed-step] [--seed S] [--batch B] [--split test|train]
+ *   [--backend B] [--threads N] [--db PATH] [--json]
+ * The log-likelihood of held-out data under a model's chain of conditional EBMs, each level's
  * normaliser by annealed importance sampling (lib/loglik.ts): nats and bits/dim, recorded as
- * evaluations of the run.
+ * evaluations of the run (a model file's result is only printed).
  */
 import { Command } from "commander";
 import { applyThreads, intOption, optionalInt, parseCommand, THREADS_HELP } from "../lib/cli.ts";
@@ -12,10 +12,14 @@ import { BACKEND_CHOICES, type BackendChoice, initBackend } from "../lib/backend
 import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { createProgress, type Progress } from "../lib/io/progress.ts";
-import { runLoglik } from "../lib/tasks/loglik.ts";
+import { type LoglikSource, runLoglik } from "../lib/tasks/loglik.ts";
+import { SHIPPED_MODELS, shippedModelPath } from "../lib/models.ts";
+import type { ResultsDb } from "../lib/db/mod.ts";
 
 interface Opts {
   run?: string;
+  model?: string;
+  checkpoint?: string;
   step?: string;
   n: string;
   aisSteps?: string;
@@ -41,10 +45,12 @@ function pm(value: number, se: number): string {
 await runMain(async () => {
   const program = new Command("loglik")
     .description(
-      "log-likelihood of data under a run's chain of conditional EBMs (AIS per level), in nats " +
-        "and bits/dim, written to the results database",
+      "log-likelihood of data under a model's chain of conditional EBMs (AIS per level), in " +
+        "nats and bits/dim; a run's result is written to the results database",
     )
     .option("--run <id>", "the training run to score (deno task compare lists them)")
+    .option("--model <name>", `a model shipped in models/ (${SHIPPED_MODELS.join(", ")})`)
+    .option("--checkpoint <path>", "a checkpoint or model file (reported, not recorded)")
     .option("--step <n>", "the checkpoint the run kept at this step (--keep-every)")
     .option("--n <n>", "data points: fresh 2D draws, or the split's first images", "1000")
     .option("--ais-steps <s>", "AIS temperatures per level (default: 6000 / T, at least 10)")
@@ -61,8 +67,16 @@ await runMain(async () => {
   if (!parseCommand(program, Deno.args)) return;
   const o = program.opts<Opts>();
   applyThreads(o.threads);
-  if (o.run === undefined) throw new UserError("give --run ID (deno task compare lists runs)");
-  const runId = intOption("run", o.run, 1);
+  if ([o.run, o.model, o.checkpoint].filter((x) => x !== undefined).length !== 1) {
+    throw new UserError(
+      "give exactly one of --run ID (deno task compare lists runs), --model NAME or " +
+        "--checkpoint PATH",
+    );
+  }
+  if (o.step !== undefined && o.run === undefined) {
+    throw new UserError("--step picks a checkpoint of a run: give it with --run");
+  }
+  const runId = o.run === undefined ? null : intOption("run", o.run, 1);
   const step = optionalInt("step", o.step, 0);
   const n = intOption("n", o.n, 2);
   const aisSteps = optionalInt("ais-steps", o.aisSteps, 1);
@@ -79,19 +93,24 @@ await runMain(async () => {
   if (!BACKEND_CHOICES.includes(o.backend as BackendChoice)) {
     throw new UserError(`--backend is one of ${BACKEND_CHOICES.join(", ")}`);
   }
-  const db = await openResultsDb(dbOptionsFor(o.db));
+  // Only a run needs the database.
+  const db: ResultsDb | null = runId === null ? null : await openResultsDb(dbOptionsFor(o.db));
   try {
-    // A bad run id is one line before the backend starts.
-    if (!(await db.getRun(runId))) {
-      throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
+    let source: LoglikSource;
+    if (db && runId !== null) {
+      // A bad run id is one line before the backend starts.
+      if (!(await db.getRun(runId))) {
+        throw new UserError(`no run ${runId} in ${db.location}; list runs with: deno task compare`);
+      }
+      source = { db, runId, step };
+    } else {
+      source = { checkpoint: o.checkpoint ?? await shippedModelPath(o.model!) };
     }
     const backend = await initBackend(o.backend as BackendChoice);
     // Created at the first level, when the total is known.
     const bar: { progress: Progress | null } = { progress: null };
     const r = await runLoglik({
-      db,
-      runId,
-      step,
+      source,
       n,
       aisSteps,
       particles,
@@ -109,7 +128,8 @@ await runMain(async () => {
     const { summary: s } = r;
     if (o.json) {
       console.log(JSON.stringify({
-        run: r.run.id,
+        run: r.run?.id ?? null,
+        checkpoint: "checkpoint" in source ? source.checkpoint : null,
         step: r.step,
         dataset: r.dataset,
         split: r.split,
@@ -131,8 +151,11 @@ await runMain(async () => {
     const what = r.split === null
       ? `${s.n} fresh ${r.dataset} points`
       : `the first ${s.n} ${r.dataset} ${r.split} images, dequantised`;
+    const scored = r.run
+      ? `run ${r.run.id} (${r.run.preset})`
+      : o.model ?? ("checkpoint" in source ? source.checkpoint : "");
     console.log(
-      `run ${r.run.id} (${r.run.preset}) at step ${r.step}: T=${r.T}, ${what}; AIS ${r.aisSteps} ` +
+      `${scored} at step ${r.step}: T=${r.T}, ${what}; AIS ${r.aisSteps} ` +
         `steps x ${particles} particle(s) per level; backend ${backend.backend}; ` +
         `${r.seconds.toFixed(1)} s`,
     );
@@ -152,8 +175,8 @@ await runMain(async () => {
           (hardest.logWeightSd > 1 ? "; unreliable: raise --ais-steps" : ""),
       );
     }
-    console.log(`written to ${db.location} as evaluations of run ${r.run.id}`);
+    if (db && r.run) console.log(`written to ${db.location} as evaluations of run ${r.run.id}`);
   } finally {
-    await db.close();
+    await db?.close();
   }
 });

@@ -24,6 +24,7 @@ import { createMlp } from "../lib/nets/mlp.ts";
 import { buildConfig } from "../lib/presets.ts";
 import { JsRandom, Rng } from "../lib/rng.ts";
 import { makeSchedule, type Schedule, scheduleTensors } from "../lib/schedule.ts";
+import { runCheckpointPath } from "../lib/run_files.ts";
 import { train } from "../lib/tasks/train.ts";
 import { levelLogDensity } from "../lib/level_density.ts";
 import { gaussianChainNet, gaussianLogDensity, mixtureChainNet } from "./helpers/exact_chain.ts";
@@ -321,7 +322,7 @@ Deno.test("dequantisation: bins of 1/127.5 centred on the training values; bits/
   assert.ok(Math.abs(bitsPerDim(-2 * Math.LN2, 2) - 1) < 1e-12);
 });
 
-Deno.test("deno task loglik: scores a trained 2D run, records it, and refuses bad runs in one line", async () => {
+Deno.test("deno task loglik: scores a trained 2D run (recorded), its file and a shipped model (printed); bad sources in one line", async () => {
   const dir = await Deno.makeTempDir();
   const s = await train({
     config: buildConfig("8gaussians", TINY_TOY),
@@ -344,6 +345,25 @@ Deno.test("deno task loglik: scores a trained 2D run, records it, and refuses ba
   assert.equal(ll.value, out.loglik);
   assert.equal((ll.details as { levels: { term: number[] } }).levels.term.length, 4);
   assert.ok(rows.some((e) => e.name === "ais_bits_per_dim"));
+  // The same checkpoint as a file: the same numbers (same seed), printed, nothing recorded.
+  const file = await runScript("loglik.ts", [
+    "--checkpoint",
+    runCheckpointPath(s.runDir),
+    ...args,
+    "--json",
+  ]);
+  assert.equal(file.code, 0, file.stderr);
+  const fromFile = JSON.parse(file.stdout.trim().split("\n").at(-1)!);
+  assert.equal(fromFile.run, null);
+  assert.equal(fromFile.loglik, out.loglik);
+  assert.equal(fromFile.bits_per_dim, out.bits_per_dim);
+  assert.equal((await results.evaluations(s.runId)).length, rows.length);
+  // A shipped model scores on a fresh clone, without a database.
+  const shipped = await runScript("loglik.ts", ["--model", "8gaussians", ...args, "--json"]);
+  assert.equal(shipped.code, 0, shipped.stderr);
+  const model = JSON.parse(shipped.stdout.trim().split("\n").at(-1)!);
+  assert.equal(model.T, 6);
+  assert.ok(Number.isFinite(model.loglik) && model.checkpoint.endsWith("model.ckpt"));
   // A training run without a checkpoint yet, and a run that is no model at all.
   const row = { preset: "8gaussians", gitCommit: null, backend: "cpu", adapter: "", seed: 0 };
   const untrained = await results.createRun({
@@ -366,6 +386,18 @@ Deno.test("deno task loglik: scores a trained 2D run, records it, and refuses ba
     assert.equal(r.code, 2);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.ok(r.stderr.includes(message), r.stderr);
+  }
+  for (
+    const [bad, message] of [
+      [["--run", "1", "--model", "8gaussians"], "give exactly one of --run ID"],
+      [["--model", "8gaussians", "--step", "5"], "--step picks a checkpoint of a run"],
+      [["--model", "nope"], "unknown model 'nope'"],
+    ]
+  ) {
+    const r = await runScript("loglik.ts", [...bad, ...args]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.ok(r.stderr.includes(message as string), r.stderr);
   }
   await Deno.remove(dir, { recursive: true });
 });

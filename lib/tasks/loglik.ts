@@ -1,9 +1,9 @@
 /**
- * `deno task loglik`: a trained run's data log-likelihood under its chain of conditional EBMs
- * (lib/loglik.ts), in nats and bits/dim, written to the results database as evaluations of the
- * run. 2D runs score fresh draws of their data set (beside the true density's log-likelihood);
- * image runs score the first n images of a split, uniformly dequantised
- * (lib/data/images/dequantize.ts).
+ * `deno task loglik`: a trained model's data log-likelihood under its chain of conditional EBMs
+ * (lib/loglik.ts), in nats and bits/dim: a run's checkpoint, written to the results database as
+ * evaluations of the run, or a model file (a shipped model, any checkpoint), only reported. 2D
+ * models score fresh draws of their data set (beside the true density's log-likelihood); image
+ * models score the first n images of a split, uniformly dequantised (lib/data/images/dequantize.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "../config.ts";
@@ -25,11 +25,18 @@ import { Rng } from "../rng.ts";
 import { runCheckpoint } from "../run_files.ts";
 import { loadForSampling } from "../train_state.ts";
 
+/** What is scored: a run's checkpoint (the result is recorded), or a checkpoint file. */
+export type LoglikSource =
+  | {
+    db: ResultsDb;
+    runId: number;
+    /** The checkpoint the run kept at this step (default: its latest). */
+    step?: number;
+  }
+  | { checkpoint: string };
+
 export interface LoglikOptions {
-  db: ResultsDb;
-  runId: number;
-  /** The checkpoint the run kept at this step (default: its latest). */
-  step?: number;
+  source: LoglikSource;
   /** Data points scored. */
   n: number;
   /** AIS temperatures per level (default: defaultAisSteps(T) of lib/loglik.ts). */
@@ -53,7 +60,8 @@ export interface LoglikOptions {
 }
 
 export interface LoglikResult {
-  run: RunRecord;
+  /** The run scored, or null for a checkpoint file. */
+  run: RunRecord | null;
   /** The checkpoint's training step. */
   step: number;
   dataset: string;
@@ -157,8 +165,14 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
   if (!(stepScale > 0 && Number.isFinite(stepScale))) {
     throw new UserError(`--step-scale must be a positive number (got ${stepScale})`);
   }
-  const { run, path } = await trainedRun(opts.db, opts.runId, opts.step);
+  const src = opts.source;
+  const { run, path } = "checkpoint" in src
+    ? { run: null, path: src.checkpoint }
+    : await trainedRun(src.db, src.runId, src.step);
   const model = await loadForSampling(path, "ema");
+  if ("checkpoint" in src && !["toy2d", "images"].includes(model.config.task)) {
+    throw new UserError(`${path} holds no trained model (task '${model.config.task}')`);
+  }
   const t0 = performance.now();
   try {
     const { config, net, st } = model;
@@ -210,7 +224,7 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
       levels,
       seconds: (performance.now() - t0) / 1000,
     };
-    await record(opts, result, stepScale);
+    if (run && "db" in src) await record(src.db, run, opts, result, stepScale);
     return result;
   } finally {
     model.net.dispose();
@@ -223,7 +237,13 @@ function finite(x: number): number | null {
   return Number.isFinite(x) ? x : null;
 }
 
-async function record(opts: LoglikOptions, r: LoglikResult, stepScale: number): Promise<void> {
+async function record(
+  db: ResultsDb,
+  run: RunRecord,
+  opts: LoglikOptions,
+  r: LoglikResult,
+  stepScale: number,
+): Promise<void> {
   const common = {
     checkpoint_step: r.step,
     dataset: r.dataset,
@@ -236,8 +256,8 @@ async function record(opts: LoglikOptions, r: LoglikResult, stepScale: number): 
     seed: opts.seed,
     dequantization: r.split === null ? null : "uniform, bins of 1/127.5 centred on p/127.5 - 1",
   };
-  await opts.db.addEvaluation({
-    runId: r.run.id,
+  await db.addEvaluation({
+    runId: run.id,
     name: "ais_loglik",
     value: r.summary.mean,
     n: r.summary.n,
@@ -255,8 +275,8 @@ async function record(opts: LoglikOptions, r: LoglikResult, stepScale: number): 
       seconds: r.seconds,
     },
   });
-  await opts.db.addEvaluation({
-    runId: r.run.id,
+  await db.addEvaluation({
+    runId: run.id,
     name: "ais_bits_per_dim",
     value: r.bitsPerDim,
     n: r.summary.n,
