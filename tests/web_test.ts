@@ -236,6 +236,25 @@ testNeeding(NEEDS_CHROMIUM, {
         assert.ok(p.white > 0.0005, `level ${p.level}: no chains drawn (${p.white})`);
         if (p.level < 6) assert.ok(p.std > 10, `level ${p.level}: no heat map (std ${p.std})`);
       }
+      // The true densities (the data diffused to each level) in place of the learned ones, the
+      // chains kept; then back to the learned ones, pixel for pixel.
+      const showDensity = (value: string) =>
+        page.evaluate<boolean>(`(() => {
+          const select = document.getElementById("density");
+          select.value = "${value}";
+          select.dispatchEvent(new Event("change"));
+          return !document.getElementById("density-label").hidden;
+        })()`);
+      assert.equal(await showDensity("true"), true, "the density control is shown for 2D");
+      const truePanels = await panelPixels(page);
+      for (const [i, p] of truePanels.entries()) {
+        assert.ok(p.white > 0.0005, `true, level ${p.level}: no chains drawn (${p.white})`);
+        if (p.level === 6) continue;
+        assert.ok(p.std > 10, `true, level ${p.level}: no heat map (std ${p.std})`);
+        assert.notEqual(p.std, toyPanels[i].std, `true, level ${p.level}: the learned map`);
+      }
+      await showDensity("learned");
+      assert.deepEqual(await panelPixels(page), toyPanels);
       const shot = decode(await page.screenshot());
       assert.ok(shot.width >= 1000 && shot.height >= 700);
       page.close();

@@ -1,14 +1,15 @@
 /// <reference lib="dom" />
 /**
  * The page: starts a backend, loads a shipped model, and runs progressive sampling with the
- * user's settings (or the address's: ?model=&K=&chains=&seed=&sampler=&backend=&heat=&autorun=0).
+ * user's settings (or the address's:
+ * ?model=&K=&chains=&seed=&sampler=&backend=&heat=&density=learned|true&autorun=0).
  * Every failure ends as a sentence in the message box, never a blank page.
  */
 import type { ResNetConfig } from "../../lib/nets/types.ts";
 import type { SamplingModel } from "../../lib/sampling_model.ts";
 import { startBackend } from "./backend.ts";
 import { isToy2d, listModels, loadModel, type ModelEntry } from "./model.ts";
-import { heatMaps, LevelPanels } from "./panels.ts";
+import { heatMaps, LevelPanels, trueHeatMaps } from "./panels.ts";
 import { clearStats, type PageState, setStatus, showBackend, showMessage, ui } from "./page.ts";
 import { runProgressive } from "./run.ts";
 import { backendOrder, checkSettings, heatCells, LIMITS, type ModelKind } from "./settings.ts";
@@ -28,6 +29,13 @@ interface Loaded {
   kind: ModelKind;
   /** Per level, for 2D models. */
   heat: Float32Array[] | null;
+  /** Per level, the data diffused to it: 2D models of a data set with a known density. */
+  trueHeat: Float32Array[] | null;
+}
+
+/** The heat maps the density control asks for (the learned ones unless truth is chosen and known). */
+function shownHeat(l: Loaded): Float32Array[] | null {
+  return ui.density.value === "true" && l.trueHeat ? l.trueHeat : l.heat;
 }
 
 let loaded: Loaded | null = null;
@@ -87,13 +95,16 @@ async function selectModel(entry: ModelEntry, fromAddress: boolean): Promise<voi
   const cells = heatCells(params.get("heat"), HEAT_CELLS);
   if (typeof cells === "string") showMessage(cells, "notice");
   setStatus("loading", "Computing each level's density…");
-  const heat = kind === "toy2d"
-    ? await heatMaps(model, typeof cells === "number" ? cells : HEAT_CELLS)
-    : null;
-  loaded = { entry, model, kind, heat };
+  const n = typeof cells === "number" ? cells : HEAT_CELLS;
+  const heat = kind === "toy2d" ? await heatMaps(model, n) : null;
+  const trueHeat = kind === "toy2d" ? trueHeatMaps(model, n) : null;
+  loaded = { entry, model, kind, heat, trueHeat };
+  ui.densityLabel.hidden = trueHeat === null;
+  if (fromAddress) ui.density.value = params.get("density") === "true" ? "true" : "learned";
   ui.hint.textContent = kind === "toy2d"
-    ? "Heat maps: each level's learned log-density (viridis, scaled per level). Click one to " +
-      "drop chains there and watch them run that level and every level below."
+    ? "Heat maps: each level's learned log-density (viridis, scaled per level), or with " +
+      '"true density" the data diffused to that level, to compare. Click one to drop chains ' +
+      "there and watch them run that level and every level below."
     : "Each panel is one level's chains; the level being sampled updates as its chain moves.";
   setStatus("ready", "Ready.");
 }
@@ -123,7 +134,10 @@ async function sample(drop?: { level: number; point: [number, number] }): Promis
       T,
       () => settings.K,
       loaded.heat
-        ? { heat: loaded.heat, onClick: (level, point) => sample({ level, point }).catch(fail) }
+        ? {
+          heat: shownHeat(loaded)!,
+          onClick: (level, point) => sample({ level, point }).catch(fail),
+        }
         : { image: shape as [number, number, number], chains: settings.chains },
     );
   }
@@ -166,6 +180,10 @@ async function main(): Promise<void> {
     sample().catch(fail);
   });
   ui.stop.addEventListener("click", () => (stopRequested = true));
+  ui.density.addEventListener("change", () => {
+    const maps = loaded && shownHeat(loaded);
+    if (maps) panels?.showHeat(maps);
+  });
   ui.model.addEventListener("change", () => {
     const next = models.find((m) => m.name === ui.model.value)!;
     selectModel(next, false).then(() => sample()).catch(fail);

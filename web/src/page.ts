@@ -22,6 +22,8 @@ export const ui = {
   chains: byId<HTMLInputElement>("chains"),
   seed: byId<HTMLInputElement>("seed"),
   sampler: byId<HTMLSelectElement>("sampler"),
+  densityLabel: byId<HTMLLabelElement>("density-label"),
+  density: byId<HTMLSelectElement>("density"),
   run: byId<HTMLButtonElement>("run"),
   stop: byId<HTMLButtonElement>("stop"),
   modelInfo: byId<HTMLParagraphElement>("model-info"),

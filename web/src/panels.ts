@@ -4,6 +4,7 @@
  * for an image model, heat maps with chains for a 2D model. The panel whose chain is running is
  * marked, and its caption counts the steps.
  */
+import { getToy2d, isToy2dName } from "../../lib/data/toy2d.ts";
 import { levelInputScale, levelLogDensity } from "../../lib/level_density.ts";
 import type { SamplingModel } from "../../lib/sampling_model.ts";
 import { DensityPanel, heatGrid, type PointSet } from "./density_view.ts";
@@ -44,6 +45,24 @@ function baseCaption(level: number, T: number): string {
     : `level ${level}: x${level}`;
 }
 
+/**
+ * The true log-density of every level's x_t on the same grid: the data set diffused to the level,
+ * abar_t x_0 + sigmabar_t eps (exact, lib/data/toy2d.ts), as the CLI's figures draw it under the
+ * learned one; null for a data set without a known density.
+ */
+export function trueHeatMaps(model: SamplingModel, n: number): Float32Array[] | null {
+  if (!isToy2dName(model.config.dataset)) return null;
+  const data = getToy2d(model.config.dataset);
+  const grid = heatGrid(n);
+  const { T, alphasCum, sigmasCum } = model.st.schedule;
+  return Array.from({ length: T }, (_, t) => {
+    const logDensity = data.diffused(alphasCum[t], sigmasCum[t]);
+    const out = new Float32Array(n * n);
+    for (let i = 0; i < n * n; i++) out[i] = logDensity(grid[2 * i], grid[2 * i + 1]);
+    return out;
+  });
+}
+
 /** The learned log-density of every level on an n x n heat map grid (levels 0..T-1). */
 export async function heatMaps(model: SamplingModel, n: number): Promise<Float32Array[]> {
   const grid = heatGrid(n);
@@ -60,6 +79,8 @@ export class LevelPanels {
   readonly #T: number;
   readonly #K: () => number;
   readonly #panels = new Map<number, Panel>();
+  /** The 2D panels' heat map setters, by level (images have none). */
+  readonly #heatSetters = new Map<number, (maps: Float32Array[]) => void>();
 
   /**
    * Panels for T..0. For a 2D model `heat` holds each level's log-density and `onClick` gets the
@@ -79,8 +100,6 @@ export class LevelPanels {
       const f = figure(level, T);
       if ("heat" in opts) {
         const view = new DensityPanel(f.canvas, 240);
-        // x_0's panel shows level 0's density too: the samples should sit on its modes.
-        view.setHeat(level === T ? null : opts.heat[level]);
         const layers: Record<Layer, Float32Array | null> = { chains: null, dropped: null };
         const redraw = () => {
           const sets: PointSet[] = [];
@@ -90,7 +109,13 @@ export class LevelPanels {
           }
           view.draw(sets);
         };
-        redraw();
+        // x_0's panel shows level 0's density too: the samples should sit on its modes.
+        const setHeat = (maps: Float32Array[]) => {
+          view.setHeat(level === T ? null : maps[level]);
+          redraw();
+        };
+        this.#heatSetters.set(level, setHeat);
+        setHeat(opts.heat);
         if (level < T) {
           f.figure.classList.add("clickable");
           f.canvas.addEventListener("click", (ev) => opts.onClick(level, view.toData(ev)));
@@ -117,6 +142,11 @@ export class LevelPanels {
         });
       }
     }
+  }
+
+  /** Redraws every 2D panel over other heat maps (one per level; the chains stay). */
+  showHeat(maps: Float32Array[]): void {
+    for (const set of this.#heatSetters.values()) set(maps);
   }
 
   /** Clears one layer from `level` down to 0 (a new click replaces the last dropped chains). */
