@@ -65,6 +65,11 @@ export const METRICS = {
   ),
   // Likelihood under the chain of conditionals (deno task loglik, lib/loglik.ts).
   ais_loglik: m("higher", "nats", "log p(x_0) under the chain of conditional EBMs, by AIS"),
+  ais_loglik_exact_model: m(
+    "none",
+    "nats",
+    "the same AIS estimate for the data's exact chain (the estimator's own error: minus the truth)",
+  ),
   ais_bits_per_dim: m("lower", "bits/dim", "the same in bits per dimension (images dequantised)"),
   // Benchmarks (per workload line; see also the patterns below).
   image_steps_per_s: m("higher", "1/s", "Langevin image-steps per second"),

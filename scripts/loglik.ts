@@ -1,7 +1,7 @@
 /**
  * deno task loglik (--run ID [--step N] | --model NAME | --checkpoint PATH) [--n N] [--ais-steps S]
  *   [--particles M] [--step-scale X] [--fixed-step] [--seed S] [--batch B] [--split test|train]
- *   [--backend B] [--threads N] [--db PATH] [--json]
+ *   [--exact] [--backend B] [--threads N] [--db PATH] [--json]
  * The log-likelihood of held-out data under a model's chain of conditional EBMs, each level's
  * normaliser by annealed importance sampling (lib/loglik.ts): nats and bits/dim, recorded as
  * evaluations of the run (a model file's result is only printed).
@@ -13,6 +13,7 @@ import { dbOptionsFor, openResultsDb } from "../lib/db/mod.ts";
 import { runMain, UserError } from "../lib/errors.ts";
 import { createProgress, type Progress } from "../lib/io/progress.ts";
 import { type LoglikSource, runLoglik } from "../lib/tasks/loglik.ts";
+import type { LevelLogLik } from "../lib/loglik.ts";
 import { SHIPPED_MODELS, shippedModelPath } from "../lib/models.ts";
 import type { ResultsDb } from "../lib/db/mod.ts";
 
@@ -26,6 +27,7 @@ interface Opts {
   particles: string;
   stepScale: string;
   fixedStep?: boolean;
+  exact?: boolean;
   seed: string;
   batch?: string;
   split: string;
@@ -40,6 +42,33 @@ function pm(value: number, se: number): string {
   if (!Number.isFinite(se)) return value.toFixed(4);
   const digits = Math.min(6, Math.max(2, 1 - Math.floor(Math.log10(Math.max(se, 1e-12)))));
   return `${value.toFixed(digits)} +- ${se.toFixed(digits)}`;
+}
+
+/**
+ * The exact chain's estimate beside the truth (the estimator's own error at these settings), and
+ * the model's per-level terms minus the exact chain's, summed over bands of levels.
+ */
+function printExact(
+  exact: { summary: { mean: number; se: number }; levels: LevelLogLik[] },
+  levels: LevelLogLik[],
+  truth: number,
+): void {
+  const e = exact.summary;
+  console.log(
+    `  exact chain   ${pm(e.mean, e.se)} nats on the same points and draws: the estimator's ` +
+      `error here ${(e.mean - truth).toFixed(3)} nats (true ${truth.toFixed(4)})`,
+  );
+  const T = levels.length;
+  const edges = [0, 1, 5, 20, 50, T - 1, T].filter((x, i, a) =>
+    x <= T && (i === 0 || x > a[i - 1])
+  );
+  const bands = edges.slice(0, -1).map((lo, i) => {
+    const hi = edges[i + 1];
+    let d = 0;
+    for (let t = lo; t < hi; t++) d += levels[t].term - exact.levels[t].term;
+    return `${hi - lo === 1 ? lo : `${lo}-${hi - 1}`}: ${d >= 0 ? "+" : ""}${d.toFixed(3)}`;
+  });
+  console.log(`  model - exact by levels  ${bands.join(", ")}`);
 }
 
 await runMain(async () => {
@@ -57,6 +86,11 @@ await runMain(async () => {
     .option("--particles <m>", "AIS chains per level and data point (>= 2: AIS error too)", "4")
     .option("--step-scale <x>", "multiplies the AIS transitions' first MALA step", "1")
     .option("--fixed-step", "no step adaptation: exactly unbiased AIS weights")
+    .option(
+      "--exact",
+      "Gaussian-mixture 2D data: also score the data's exact chain with the same draws (the " +
+        "estimator's own error, and per level where the model loses)",
+    )
     .option("--seed <s>", "seed of the data draws, trajectories and AIS", "0")
     .option("--batch <b>", "data points per batch (default 256 for 2D, 8 for images)")
     .option("--split <split>", "image runs: the split scored (test | train)", "test")
@@ -119,6 +153,7 @@ await runMain(async () => {
       seed,
       batch,
       split: o.split,
+      exact: o.exact ?? false,
       onProgress: (done, total) => {
         bar.progress ??= createProgress(total, 0, { write: (line) => console.error(line) });
         bar.progress.update(done, "levels x batches");
@@ -144,6 +179,8 @@ await runMain(async () => {
         bits_per_dim: r.bitsPerDim,
         bits_per_dim_se: Number.isFinite(r.bitsPerDimSe) ? r.bitsPerDimSe : null,
         true_loglik: r.trueLogLik,
+        exact_loglik: r.exact?.summary.mean ?? null,
+        exact_loglik_se: r.exact && Number.isFinite(r.exact.summary.se) ? r.exact.summary.se : null,
         seconds: r.seconds,
       }));
       return;
@@ -175,6 +212,7 @@ await runMain(async () => {
           (hardest.logWeightSd > 1 ? "; unreliable: raise --ais-steps" : ""),
       );
     }
+    if (r.exact) printExact(r.exact, r.levels, r.trueLogLik!);
     if (db && r.run) console.log(`written to ${db.location} as evaluations of run ${r.run.id}`);
   } finally {
     await db?.close();

@@ -27,7 +27,7 @@ import { makeSchedule, type Schedule, scheduleTensors } from "../lib/schedule.ts
 import { runCheckpointPath } from "../lib/run_files.ts";
 import { train } from "../lib/tasks/train.ts";
 import { levelLogDensity } from "../lib/level_density.ts";
-import { gaussianChainNet, gaussianLogDensity, mixtureChainNet } from "./helpers/exact_chain.ts";
+import { gaussianChainNet, gaussianLogDensity, mixtureChainNet } from "../lib/exact_chain.ts";
 import { type Need, testNeeding } from "./helpers/needs.ts";
 import { quadraticNet } from "./helpers/quadratic_net.ts";
 import { runScript } from "./helpers/script.ts";
@@ -358,6 +358,23 @@ Deno.test("deno task loglik: scores a trained 2D run (recorded), its file and a 
   assert.equal(fromFile.loglik, out.loglik);
   assert.equal(fromFile.bits_per_dim, out.bits_per_dim);
   assert.equal((await results.evaluations(s.runId)).length, rows.length);
+  // --exact: the data's exact chain on the same points and draws, printed and recorded.
+  const exact = await runScript("loglik.ts", [
+    "--run",
+    String(s.runId),
+    ...args,
+    "--exact",
+    "--json",
+  ]);
+  assert.equal(exact.code, 0, exact.stderr);
+  const withExact = JSON.parse(exact.stdout.trim().split("\n").at(-1)!);
+  assert.equal(withExact.loglik, out.loglik, "the model's estimate is unchanged by --exact");
+  assert.ok(Number.isFinite(withExact.exact_loglik) && withExact.exact_loglik !== out.loglik);
+  const exactRow = (await results.evaluations(s.runId)).find((e) =>
+    e.name === "ais_loglik_exact_model"
+  )!;
+  assert.equal(exactRow.value, withExact.exact_loglik);
+  assert.equal((exactRow.details as { levels: { term: number[] } }).levels.term.length, 4);
   // A shipped model scores on a fresh clone, without a database.
   const shipped = await runScript("loglik.ts", ["--model", "8gaussians", ...args, "--json"]);
   assert.equal(shipped.code, 0, shipped.stderr);
@@ -392,6 +409,7 @@ Deno.test("deno task loglik: scores a trained 2D run (recorded), its file and a 
       [["--run", "1", "--model", "8gaussians"], "give exactly one of --run ID"],
       [["--model", "8gaussians", "--step", "5"], "--step picks a checkpoint of a run"],
       [["--model", "nope"], "unknown model 'nope'"],
+      [["--model", "fashion-mnist", "--exact"], "--exact needs a Gaussian-mixture 2D data set"],
     ]
   ) {
     const r = await runScript("loglik.ts", [...bad, ...args]);

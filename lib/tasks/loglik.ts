@@ -21,6 +21,9 @@ import {
   summarizeLogLik,
 } from "../loglik.ts";
 import { trueAvgLogLik } from "../metrics/toy2d.ts";
+import { mixtureChainNet } from "../exact_chain.ts";
+import type { EnergyNet } from "../nets/types.ts";
+import type { ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
 import { runCheckpoint } from "../run_files.ts";
 import { loadForSampling } from "../train_state.ts";
@@ -55,6 +58,12 @@ export interface LoglikOptions {
   batch?: number;
   /** Image runs: the split scored (default "test"). */
   split?: string;
+  /**
+   * Gaussian-mixture 2D data sets: also score the same points, with the same trajectories and AIS
+   * draws, under the data's exact chain (every level its true diffused marginal): the estimator's
+   * own error at these settings, and per level where the model loses against the truth.
+   */
+  exact?: boolean;
   /** Levels done over all batches, of batches x T. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -79,7 +88,24 @@ export interface LoglikResult {
   /** 2D runs: the true density's mean log-likelihood of the same points (nats). */
   trueLogLik: number | null;
   levels: LevelLogLik[];
+  /** With `exact`: the exact chain's estimate on the same points and draws. */
+  exact: { summary: LogLikSummary; levels: LevelLogLik[] } | null;
   seconds: number;
+}
+
+/**
+ * The exact chain of a Gaussian-mixture 2D data set (lib/exact_chain.ts) on the model's schedule;
+ * a UserError for any other data.
+ */
+function exactChain(config: TrainConfig, st: ScheduleTensors): EnergyNet {
+  const modes = config.task === "toy2d" ? getToy2d(config.dataset).modes : undefined;
+  if (!modes) {
+    throw new UserError(
+      `--exact needs a Gaussian-mixture 2D data set (8gaussians, 25gaussians); ` +
+        `${config.dataset} has no closed-form chain`,
+    );
+  }
+  return mixtureChainNet(st.schedule, modes.centres, modes.std ** 2);
 }
 
 /** The data points scored: n rows of the model's shape, and how they were made. */
@@ -174,12 +200,21 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
     throw new UserError(`${path} holds no trained model (task '${model.config.task}')`);
   }
   const t0 = performance.now();
+  let exactNet: EnergyNet | null = null;
   try {
     const { config, net, st } = model;
     const T = st.schedule.T;
     const aisSteps = opts.aisSteps ?? defaultAisSteps(T);
+    exactNet = opts.exact ? exactChain(config, st) : null;
     const rng = new Rng(opts.seed);
     const data = await scoredData(config, opts, rng);
+    // The exact chain replays the same draws: a second stream, advanced past the same points.
+    const exactRng = exactNet ? new Rng(opts.seed) : null;
+    if (exactRng) await scoredData(config, opts, exactRng);
+    const exactPerPoint = new Float64Array(opts.n);
+    const exactAisSe = new Float64Array(opts.n);
+    let exactLevels: LevelLogLik[] = [];
+    const passes = exactNet ? 2 : 1;
     const dims = data.shape.reduce((a, b) => a * b, 1);
     const perPoint = new Float64Array(opts.n);
     const aisSe = new Float64Array(opts.n);
@@ -194,16 +229,23 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
         [size, ...data.shape],
       );
       try {
+        const ais = { aisSteps, particles: opts.particles, stepScale, adaptStep: opts.adaptStep };
         const r = await chainLogLikelihood(net, st, x0, rng, {
-          aisSteps,
-          particles: opts.particles,
-          stepScale,
-          adaptStep: opts.adaptStep,
-          onLevel: (done) => opts.onProgress?.(b * T + done, batches * T),
+          ...ais,
+          onLevel: (done) => opts.onProgress?.(b * T * passes + done, batches * T * passes),
         });
         perPoint.set(r.perPoint, start);
         aisSe.set(r.aisSe, start);
         levels = mergeLevelLogLik(levels, r.levels);
+        if (exactNet && exactRng) {
+          const e = await chainLogLikelihood(exactNet, st, x0, exactRng, {
+            ...ais,
+            onLevel: (done) => opts.onProgress?.(b * T * passes + T + done, batches * T * passes),
+          });
+          exactPerPoint.set(e.perPoint, start);
+          exactAisSe.set(e.aisSe, start);
+          exactLevels = mergeLevelLogLik(exactLevels, e.levels);
+        }
       } finally {
         x0.dispose();
       }
@@ -222,11 +264,15 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
       bitsPerDimSe: summary.se / (dims * Math.LN2),
       trueLogLik: data.trueLogLik,
       levels,
+      exact: exactNet
+        ? { summary: summarizeLogLik(exactPerPoint, exactAisSe), levels: exactLevels }
+        : null,
       seconds: (performance.now() - t0) / 1000,
     };
     if (run && "db" in src) await record(src.db, run, opts, result, stepScale);
     return result;
   } finally {
+    exactNet?.dispose();
     model.net.dispose();
     model.st.dispose();
   }
@@ -275,6 +321,21 @@ async function record(
       seconds: r.seconds,
     },
   });
+  if (r.exact) {
+    await db.addEvaluation({
+      runId: run.id,
+      name: "ais_loglik_exact_model",
+      value: r.exact.summary.mean,
+      n: r.exact.summary.n,
+      details: {
+        ...common,
+        se: finite(r.exact.summary.se),
+        ais_se: finite(r.exact.summary.aisSe),
+        true_loglik: r.trueLogLik,
+        levels: { term: r.exact.levels.map((l) => finite(l.term)) },
+      },
+    });
+  }
   await db.addEvaluation({
     runId: run.id,
     name: "ais_bits_per_dim",
