@@ -1,8 +1,8 @@
 /**
  * Energy nets whose levels are the exact diffused marginals of a known data density, so the chain
  * of conditionals is consistent and its log-likelihood is known in closed form
- * (tests/loglik_test.ts, and `deno task loglik --exact`, which scores a run's points under the exact
- * chain of its Gaussian-mixture data set to measure the estimator's own error).
+ * (tests/loglik_test.ts, and `deno task loglik --exact`, which scores a run's points under the
+ * exact chain of its Gaussian-mixture data set to measure the estimator's own error).
  *
  * Level t models y = aPrev_{t+1} x_t (aPrev = 1 at the top), and DRL reads f(y, t) / s_t^2 as the
  * log-density of y; so f(y, t) = s_t^2 log p_t(y) up to a constant, where x_t's marginal follows

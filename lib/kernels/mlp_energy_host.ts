@@ -1,8 +1,9 @@
 /**
  * The 2D energy MLP's forward pass and input gradient as one routine on float32 arrays: the matrix
- * products on a caller's gemm (oneDNN's sgemm), the rest as loops or oneDNN calls. A Langevin step needs f and
- * df/dy; through tfjs that is about 200 kernels (forward, tape, backward), each with its own
- * dispatch cost, for a net whose arithmetic takes well under a millisecond.
+ * products on a caller's gemm (oneDNN's sgemm), the rest as loops or oneDNN calls (MlpMath). A
+ * Langevin step needs f and df/dy; through tfjs that is about 200 kernels (forward, tape,
+ * backward), each with its own dispatch cost, for a net whose arithmetic takes well under a
+ * millisecond.
  *
  * The net (lib/nets/mlp.ts) with its time terms already evaluated for the chain's levels:
  *   h_0 = [y, sin(2^k pi y), cos(2^k pi y) for k < fourier],  z_l = h_{l-1} W_l + proj_l,  h_l = act(z_l),

@@ -3,7 +3,8 @@
  * (lib/loglik.ts), in nats and bits/dim: a run's checkpoint, written to the results database as
  * evaluations of the run, or a model file (a shipped model, any checkpoint), only reported. 2D
  * models score fresh draws of their data set (beside the true density's log-likelihood); image
- * models score the first n images of a split, uniformly dequantised (lib/data/images/dequantize.ts).
+ * models score the first n images of a split, uniformly dequantised
+ * (lib/data/images/dequantize.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "../config.ts";

@@ -33,7 +33,7 @@ interface Loaded {
   trueHeat: Float32Array[] | null;
 }
 
-/** The heat maps the density control asks for (the learned ones unless truth is chosen and known). */
+/** The heat maps the density control asks for: learned, unless truth is chosen and known. */
 function shownHeat(l: Loaded): Float32Array[] | null {
   return ui.density.value === "true" && l.trueHeat ? l.trueHeat : l.heat;
 }
