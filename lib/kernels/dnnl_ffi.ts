@@ -135,6 +135,7 @@ const TAG_ANY = 1; // let the primitive choose (blocked weights for the JIT kern
 const FORWARD_TRAINING = 64;
 const CONVOLUTION_DIRECT = 1;
 const ELTWISE_RELU = 31; // x > 0 ? x : alpha x
+const ELTWISE_SWISH = 223; // x / (1 + exp(-alpha x)) (oneDNN 2.x's dnnl_eltwise_swish, 0xdf)
 const POOLING_AVG_EXCLUDE_PADDING = 1023;
 const QUERY_IMPL_INFO_STR = 8;
 const QUERY_WEIGHTS_MD = 131;
@@ -472,33 +473,38 @@ export class DnnlOps {
 
   /** Leaky ReLU y = x > 0 ? x : alpha x over n elements. */
   leakyRelu(alpha: number, x: Float32Array, y: Float32Array): void {
-    this.#execute(this.#eltwisePlan(alpha, x.length, false), [x, y], "leaky relu");
+    this.#execute(this.#eltwisePlan(ELTWISE_RELU, alpha, x.length, false), [x, y], "leaky relu");
   }
 
   /** dx = dy * (x > 0 ? 1 : alpha), from the forward input x. */
   leakyReluGrad(alpha: number, x: Float32Array, dy: Float32Array, dx: Float32Array): void {
-    this.#execute(this.#eltwisePlan(alpha, x.length, true), [x, dy, dx], "leaky relu backward");
+    const plan = this.#eltwisePlan(ELTWISE_RELU, alpha, x.length, true);
+    this.#execute(plan, [x, dy, dx], "leaky relu backward");
   }
 
-  #eltwisePlan(alpha: number, n: number, backward: boolean): Plan {
-    return this.#cached(`relu ${alpha} ${n} ${backward}`, () => {
+  /** y = x / (1 + exp(-x)) (swish, SiLU). */
+  swish(x: Float32Array, y: Float32Array): void {
+    this.#execute(this.#eltwisePlan(ELTWISE_SWISH, 1, x.length, false), [x, y], "swish");
+  }
+
+  /** dx = dy * s (1 + x (1 - s)) with s = 1 / (1 + exp(-x)), from the forward input x. */
+  swishGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void {
+    const plan = this.#eltwisePlan(ELTWISE_SWISH, 1, x.length, true);
+    this.#execute(plan, [x, dy, dx], "swish backward");
+  }
+
+  #eltwisePlan(alg: number, alpha: number, n: number, backward: boolean): Plan {
+    return this.#cached(`eltwise ${alg} ${alpha} ${n} ${backward}`, () => {
       const data = this.#md([n], TAG_A);
       const fwd = this.#forwardPd(
-        `relu ${alpha} ${n}`,
+        `eltwise ${alg} ${alpha} ${n}`,
         (desc) =>
-          this.#d.dnnl_eltwise_forward_desc_init(
-            desc,
-            FORWARD_TRAINING,
-            ELTWISE_RELU,
-            data,
-            alpha,
-            0,
-          ),
+          this.#d.dnnl_eltwise_forward_desc_init(desc, FORWARD_TRAINING, alg, data, alpha, 0),
       );
       if (!backward) return this.#simple(fwd, [ARG_SRC, ARG_DST], [data, data]);
       const op = new Uint8Array(OP_DESC_BYTES);
       check(
-        this.#d.dnnl_eltwise_backward_desc_init(op, ELTWISE_RELU, data, data, alpha, 0),
+        this.#d.dnnl_eltwise_backward_desc_init(op, alg, data, data, alpha, 0),
         "eltwise backward desc",
       );
       const pd = this.#primitiveDesc(op, fwd);

@@ -34,6 +34,13 @@ export interface LeakyReluOps {
   backward(alpha: number, x: Float32Array, dy: Float32Array, dx: Float32Array): void;
 }
 
+/** Swish over whole arrays (oneDNN's eltwise): y = x / (1 + exp(-x)). */
+export interface SwishOps {
+  forward(x: Float32Array, y: Float32Array): void;
+  /** dx = dy * swish'(x); dx may be dy. */
+  backward(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+}
+
 /**
  * What the routines below compute with: the matrix products, and optionally vectorised leaky
  * ReLUs (else the loops of `activate` and `activationGrad`). A layer is its bias copied into z and
@@ -44,6 +51,11 @@ export interface LeakyReluOps {
 export interface MlpMath {
   gemm: Gemm;
   leakyRelu?: LeakyReluOps;
+  /**
+   * oneDNN's swish: not bit-identical to the loop (its own vectorised exp; within 1e-6 relative,
+   * tested), about ten times faster than Math.exp per value.
+   */
+  swish?: SwishOps;
 }
 
 export type MlpActivation = "lrelu" | "swish";
@@ -169,6 +181,8 @@ export function leakyFactors(slope: number): Float64Array {
 export function activate(math: MlpMath, s: MlpShape, z: Float32Array, h: Float32Array): void {
   if (s.activation === "lrelu" && math.leakyRelu) {
     math.leakyRelu.forward(s.slope, z, h);
+  } else if (s.activation === "swish" && math.swish) {
+    math.swish.forward(z, h);
   } else if (s.activation === "swish") {
     for (let i = 0; i < z.length; i++) h[i] = z[i] / (1 + Math.exp(-z[i]));
   } else {
@@ -228,12 +242,14 @@ export function layerBackward(
   g: Float32Array,
   n = s.batch * s.width,
 ): void {
+  const gn = g.subarray(0, n);
   if (s.activation === "lrelu" && math.leakyRelu) {
-    const gn = g.subarray(0, n);
     math.leakyRelu.backward(s.slope, z.subarray(0, n), gn, gn);
-    return;
+  } else if (s.activation === "swish" && math.swish) {
+    math.swish.backward(z.subarray(0, n), gn, gn);
+  } else {
+    activationGrad(s, z, g, n);
   }
-  activationGrad(s, z, g, n);
 }
 
 /** Writes f(y) [B] to `energy` and df/dy [B, D] to `grad`. */

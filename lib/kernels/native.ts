@@ -91,8 +91,8 @@ function onOneThread(ops: DnnlOps, threads: number, run: () => void): void {
 }
 
 /**
- * The 2D MLP routines' arithmetic: sgemm and oneDNN's leaky ReLU, each on one thread (a layer's
- * 256 x 128 activations are too small for a second: waking it costs more than the work).
+ * The 2D MLP routines' arithmetic: sgemm and oneDNN's leaky ReLU and swish, each on one thread (a
+ * layer's 256 x 128 activations are too small for a second: waking it costs more than the work).
  */
 function singleThreadMlpMath(ops: DnnlOps, threads: number): MlpMath {
   return {
@@ -101,6 +101,10 @@ function singleThreadMlpMath(ops: DnnlOps, threads: number): MlpMath {
       forward: (alpha, x, y) => onOneThread(ops, threads, () => ops.leakyRelu(alpha, x, y)),
       backward: (alpha, x, dy, dx) =>
         onOneThread(ops, threads, () => ops.leakyReluGrad(alpha, x, dy, dx)),
+    },
+    swish: {
+      forward: (x, y) => onOneThread(ops, threads, () => ops.swish(x, y)),
+      backward: (x, dy, dx) => onOneThread(ops, threads, () => ops.swishGrad(x, dy, dx)),
     },
   };
 }
