@@ -5,6 +5,7 @@
  * build the model the same way.
  */
 import type { TrainConfig } from "./config.ts";
+import { UserError } from "./errors.ts";
 import { type Checkpoint, restoreGroup } from "./io/checkpoint_data.ts";
 import { createEnergyNet } from "./nets/mod.ts";
 import { INITIAL_POWER_ITERATIONS } from "./nets/spectral_norm.ts";
@@ -29,7 +30,15 @@ export function samplingModelFrom(
   weights: "ema" | "params",
   path: string,
 ): SamplingModel {
-  const config = ckpt.meta.config as TrainConfig;
+  const config = ckpt.meta.config as TrainConfig | undefined;
+  // Another checkpoint of this toolkit (the feature classifier's, say) parses, then fails deep in
+  // the net's construction: say what it is instead.
+  if (!config || (config.task !== "toy2d" && config.task !== "images") || !config.net) {
+    throw new UserError(
+      `${path} holds no DRL energy model (its config's task is '${config?.task ?? "none"}'); ` +
+        `give a training run's checkpoint or a model file (deno task export-model)`,
+    );
+  }
   const net = createEnergyNet(config.net, new Rng(config.seed));
   try {
     restoreGroup(ckpt, weights, net.params, path);

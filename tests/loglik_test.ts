@@ -410,6 +410,7 @@ Deno.test("deno task loglik: scores a trained 2D run (recorded), its file and a 
       [["--model", "8gaussians", "--step", "5"], "--step picks a checkpoint of a run"],
       [["--model", "nope"], "unknown model 'nope'"],
       [["--model", "fashion-mnist", "--exact"], "--exact needs a Gaussian-mixture 2D data set"],
+      [["--checkpoint", "models/classifiers/fashion-mnist.ckpt"], "holds no DRL energy model"],
     ]
   ) {
     const r = await runScript("loglik.ts", [...bad, ...args]);
