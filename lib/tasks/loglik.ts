@@ -14,6 +14,7 @@ import { openImageDataset } from "../data/images/mod.ts";
 import type { ResultsDb, RunRecord } from "../db/mod.ts";
 import { UserError } from "../errors.ts";
 import {
+  type ChainLogLik,
   chainLogLikelihood,
   defaultAisSteps,
   type LevelLogLik,
@@ -182,6 +183,29 @@ function check(name: string, value: number, min: number): void {
   }
 }
 
+/** One chain's per-point estimates and per-level statistics, gathered batch by batch. */
+class ChainScores {
+  readonly perPoint: Float64Array;
+  readonly aisSe: Float64Array;
+  levels: LevelLogLik[] = [];
+
+  constructor(n: number) {
+    this.perPoint = new Float64Array(n);
+    this.aisSe = new Float64Array(n);
+  }
+
+  /** A batch's estimates, its first point at `start`. */
+  add(r: ChainLogLik, start: number): void {
+    this.perPoint.set(r.perPoint, start);
+    this.aisSe.set(r.aisSe, start);
+    this.levels = mergeLevelLogLik(this.levels, r.levels);
+  }
+
+  summary(): LogLikSummary {
+    return summarizeLogLik(this.perPoint, this.aisSe);
+  }
+}
+
 /** Scores the run's EMA weights and records ais_loglik and ais_bits_per_dim. */
 export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
   check("n", opts.n, 2);
@@ -196,10 +220,8 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
   const { run, path } = "checkpoint" in src
     ? { run: null, path: src.checkpoint }
     : await trainedRun(src.db, src.runId, src.step);
+  // A file that holds no energy model is refused there, in one line.
   const model = await loadForSampling(path, "ema");
-  if ("checkpoint" in src && !["toy2d", "images"].includes(model.config.task)) {
-    throw new UserError(`${path} holds no trained model (task '${model.config.task}')`);
-  }
   const t0 = performance.now();
   let exactNet: EnergyNet | null = null;
   try {
@@ -209,17 +231,12 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
     exactNet = opts.exact ? exactChain(config, st) : null;
     const rng = new Rng(opts.seed);
     const data = await scoredData(config, opts, rng);
-    // The exact chain replays the same draws: a second stream, advanced past the same points.
-    const exactRng = exactNet ? new Rng(opts.seed) : null;
-    if (exactRng) await scoredData(config, opts, exactRng);
-    const exactPerPoint = new Float64Array(opts.n);
-    const exactAisSe = new Float64Array(opts.n);
-    let exactLevels: LevelLogLik[] = [];
+    // The exact chain replays the same draws: a copy of the stream after the points.
+    const exactRng = exactNet ? Rng.fromState(rng.state()) : null;
+    const scores = new ChainScores(opts.n);
+    const exactScores = new ChainScores(opts.n);
     const passes = exactNet ? 2 : 1;
     const dims = data.shape.reduce((a, b) => a * b, 1);
-    const perPoint = new Float64Array(opts.n);
-    const aisSe = new Float64Array(opts.n);
-    let levels: LevelLogLik[] = [];
     const batch = opts.batch ?? (config.task === "toy2d" ? 256 : 8);
     const batches = Math.ceil(opts.n / batch);
     for (let b = 0; b < batches; b++) {
@@ -235,23 +252,19 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
           ...ais,
           onLevel: (done) => opts.onProgress?.(b * T * passes + done, batches * T * passes),
         });
-        perPoint.set(r.perPoint, start);
-        aisSe.set(r.aisSe, start);
-        levels = mergeLevelLogLik(levels, r.levels);
+        scores.add(r, start);
         if (exactNet && exactRng) {
           const e = await chainLogLikelihood(exactNet, st, x0, exactRng, {
             ...ais,
             onLevel: (done) => opts.onProgress?.(b * T * passes + T + done, batches * T * passes),
           });
-          exactPerPoint.set(e.perPoint, start);
-          exactAisSe.set(e.aisSe, start);
-          exactLevels = mergeLevelLogLik(exactLevels, e.levels);
+          exactScores.add(e, start);
         }
       } finally {
         x0.dispose();
       }
     }
-    const summary = summarizeLogLik(perPoint, aisSe);
+    const summary = scores.summary();
     const result: LoglikResult = {
       run,
       step: model.step,
@@ -264,10 +277,8 @@ export async function runLoglik(opts: LoglikOptions): Promise<LoglikResult> {
       bitsPerDim: bitsPerDim(summary.mean, dims, data.binWidth),
       bitsPerDimSe: summary.se / (dims * Math.LN2),
       trueLogLik: data.trueLogLik,
-      levels,
-      exact: exactNet
-        ? { summary: summarizeLogLik(exactPerPoint, exactAisSe), levels: exactLevels }
-        : null,
+      levels: scores.levels,
+      exact: exactNet ? { summary: exactScores.summary(), levels: exactScores.levels } : null,
       seconds: (performance.now() - t0) / 1000,
     };
     if (run && "db" in src) await record(src.db, run, opts, result, stepScale);
