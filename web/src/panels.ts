@@ -4,7 +4,7 @@
  * for an image model, heat maps with chains for a 2D model. The panel whose chain is running is
  * marked, and its caption counts the steps.
  */
-import { getToy2d, isToy2dName } from "../../lib/data/toy2d.ts";
+import { getToy2d, isToy2dName, logDensities } from "../../lib/data/toy2d.ts";
 import { levelInputScale, levelLogDensity } from "../../lib/level_density.ts";
 import type { SamplingModel } from "../../lib/sampling_model.ts";
 import { DensityPanel, heatGrid, type PointSet } from "./density_view.ts";
@@ -55,12 +55,10 @@ export function trueHeatMaps(model: SamplingModel, n: number): Float32Array[] | 
   const data = getToy2d(model.config.dataset);
   const grid = heatGrid(n);
   const { T, alphasCum, sigmasCum } = model.st.schedule;
-  return Array.from({ length: T }, (_, t) => {
-    const logDensity = data.diffused(alphasCum[t], sigmasCum[t]);
-    const out = new Float32Array(n * n);
-    for (let i = 0; i < n * n; i++) out[i] = logDensity(grid[2 * i], grid[2 * i + 1]);
-    return out;
-  });
+  return Array.from({ length: T }, (_, t) =>
+    Float32Array.from(
+      logDensities({ logDensity: data.diffused(alphasCum[t], sigmasCum[t]) }, grid),
+    ));
 }
 
 /** The learned log-density of every level on an n x n heat map grid (levels 0..T-1). */
