@@ -356,7 +356,7 @@ export async function evaluateToy2d(opts: EvaluateToy2dOptions): Promise<Toy2dEv
     heldOutCount,
     energyDistance: energyDistance(edSamples, edHeldOut),
     energyDistanceBaseline: energyDistance(firstPoints(baseline, energyPoints), edHeldOut),
-    energyDistanceBaselineDraws: { mean: NaN, min: NaN, max: NaN, draws: 0 },
+    energyDistanceBaselineDraws: drawStats([]),
     nonFiniteShare: nonFiniteShare(opts.samples),
   };
   if (dataset.modes) {
@@ -391,19 +391,22 @@ export async function evaluateToy2d(opts: EvaluateToy2dOptions): Promise<Toy2dEv
     };
   }
   // Last, so the extra draws leave every number above as it was without them.
-  const draws = opts.baselineDraws ?? 10;
   const values = Array.from(
-    { length: draws },
+    { length: opts.baselineDraws ?? 10 },
     () =>
       energyDistance(firstPoints(dataset.sample(sampleCount, opts.rng), energyPoints), edHeldOut),
   );
-  result.energyDistanceBaselineDraws = draws > 0
-    ? {
-      mean: values.reduce((a, b) => a + b, 0) / draws,
-      min: Math.min(...values),
-      max: Math.max(...values),
-      draws,
-    }
-    : { mean: NaN, min: NaN, max: NaN, draws: 0 };
+  result.energyDistanceBaselineDraws = drawStats(values);
   return result;
+}
+
+/** Mean, min and max of the baseline's extra draws (NaN without any). */
+function drawStats(values: number[]): Toy2dEvaluation["energyDistanceBaselineDraws"] {
+  if (values.length === 0) return { mean: NaN, min: NaN, max: NaN, draws: 0 };
+  return {
+    mean: values.reduce((a, b) => a + b, 0) / values.length,
+    min: Math.min(...values),
+    max: Math.max(...values),
+    draws: values.length,
+  };
 }
