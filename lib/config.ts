@@ -41,6 +41,12 @@ export interface TrainConfig {
      * same numbers whatever their count. 1 (or absent, in older configs): the whole batch at once.
      */
     shards?: number;
+    /**
+     * Draw each example's level t with probability proportional to (t + 1)^-levelPower: 0 is
+     * uniform (the paper's, and older configs without the field); above 0 the finest levels get
+     * more of each batch. Not reweighted: it also weights the objective toward them.
+     */
+    levelPower?: number;
     /** Steps between sample grids/figures (0: only at the end). */
     sampleEvery: number;
     /** Stop when the mean loss falls below -lossLimit (a runaway negative loss) or is not finite. */
@@ -65,6 +71,7 @@ export const ALIASES: Record<string, string> = {
   "checkpoint-every": "train.checkpointEvery",
   "keep-every": "train.keepEvery",
   shards: "train.shards",
+  "level-power": "train.levelPower",
   "sample-every": "train.sampleEvery",
   K: "langevin.steps",
   steps: "langevin.steps",
@@ -200,6 +207,10 @@ export function validateConfig(c: TrainConfig): void {
     throw new UserError(
       `train.shards must be a positive integer that divides the batch (${c.train.batch}); got ${shards}`,
     );
+  }
+  const power = c.train.levelPower ?? 0;
+  if (!(Number.isFinite(power) && power >= 0)) {
+    throw new UserError(`train.levelPower must be a finite number >= 0 (got ${power})`);
   }
   const keep = c.train.keepEvery ?? 0;
   if (!Number.isInteger(keep) || keep < 0) {

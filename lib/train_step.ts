@@ -1,6 +1,7 @@
 /**
- * The DRL training step and loop (Gao et al. 2021, Algorithm 1): levels drawn uniformly per example,
- * negatives from K Langevin steps at each example's level, Adam with warm-up, EMA, a divergence guard.
+ * The DRL training step and loop (Gao et al. 2021, Algorithm 1): levels drawn per example
+ * (uniformly unless train.levelPower), negatives from K Langevin steps at each example's level,
+ * Adam with warm-up, EMA, a divergence guard.
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "./config.ts";
@@ -8,7 +9,7 @@ import type { EnergyNet } from "./nets/types.ts";
 import type { Adam, Ema } from "./optim.ts";
 import { qSamplePairs, recoveryLoss, recoveryLossAndGrad, sampleRecovery } from "./recovery.ts";
 import type { ScheduleTensors } from "./schedule.ts";
-import { Rng } from "./rng.ts";
+import { type JsRandom, Rng } from "./rng.ts";
 import type { ShardPool } from "./parallel/shard_pool.ts";
 
 /** Per-example results of one step, read back to the host (a handful of floats per example). */
@@ -157,6 +158,29 @@ function concatArrays(parts: Float32Array[]): Float32Array {
 }
 
 /**
+ * Draws a level t in 0..T-1 with probability proportional to (t + 1)^-power (config
+ * train.levelPower). Power 0 is the uniform draw itself, one js.int(T) per example, so runs
+ * without the field keep their random stream; otherwise one float per example through the CDF.
+ */
+export function levelDrawer(T: number, power: number): (js: JsRandom) => number {
+  if (power === 0) return (js) => js.int(T);
+  const cdf = new Float64Array(T);
+  let total = 0;
+  for (let t = 0; t < T; t++) cdf[t] = total += (t + 1) ** -power;
+  return (js) => {
+    const u = js.float() * total;
+    let lo = 0;
+    let hi = T - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (cdf[mid] > u) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  };
+}
+
+/**
  * Builds the training step for one run; the loop sees only the closure. With
  * `config.train.shards` = S > 1 the batch is cut into S equal shards, each with its own random
  * stream (seeds drawn in order from the run's), whose gradients are summed in shard order: the
@@ -172,6 +196,7 @@ export function makeTrainStep(
   opts: { keepSamples?: boolean; pool?: ShardPool } = {},
 ): TrainStep {
   const T = config.schedule.T;
+  const drawLevel = levelDrawer(T, config.train.levelPower ?? 0);
   const shards = config.train.shards ?? 1;
   if (opts.pool && (shards < 2 || opts.keepSamples)) {
     throw new Error("a shard pool needs train.shards > 1 and no kept samples");
@@ -182,7 +207,7 @@ export function makeTrainStep(
       throw new Error(`a batch of ${batch} does not split into ${shards} equal shards`);
     }
     const js = rng.js();
-    const levels = Int32Array.from({ length: batch }, () => js.int(T));
+    const levels = Int32Array.from({ length: batch }, () => drawLevel(js));
     net.updateSpectralNorm();
     // One shard uses the run's stream itself: the numbers of unsharded runs stay as they were.
     const rngs = shards === 1

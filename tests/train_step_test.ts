@@ -13,7 +13,7 @@ import { Adam, Ema } from "../lib/optim.ts";
 import { recoveryLoss, sampleRecovery } from "../lib/recovery.ts";
 import { JsRandom, Rng } from "../lib/rng.ts";
 import { makeSchedule, scheduleTensors } from "../lib/schedule.ts";
-import { makeTrainStep } from "../lib/train_step.ts";
+import { levelDrawer, makeTrainStep } from "../lib/train_step.ts";
 import { createTrainState, disposeTrainState } from "../lib/train_state.ts";
 
 await initBackend("cpu");
@@ -289,4 +289,35 @@ Deno.test("EMA weights keep their own spectral-norm vectors: sigma is the EMA we
   });
   assert.deepEqual(s.net.buffers.get(`${name}.sn_u`)!.dataSync(), liveU);
   disposeTrainState(s);
+});
+
+Deno.test("level draws: power 0 is js.int(T) itself; power p follows (t + 1)^-p; bad powers refused", () => {
+  const uniform = levelDrawer(7, 0);
+  const [a, b] = [new JsRandom(5), new JsRandom(5)];
+  for (let i = 0; i < 100; i++) assert.equal(uniform(a), b.int(7));
+
+  const T = 10;
+  const p = 0.5;
+  const draw = levelDrawer(T, p);
+  const js = new JsRandom(11);
+  const n = 200_000;
+  const counts = new Array(T).fill(0);
+  for (let i = 0; i < n; i++) counts[draw(js)]++;
+  const weights = Array.from({ length: T }, (_, t) => (t + 1) ** -p);
+  const z = weights.reduce((s, w) => s + w, 0);
+  counts.forEach((c, t) => {
+    const expected = weights[t] / z;
+    // Binomial standard error at n = 200,000 is at most 0.0011: 5 of them.
+    assert.ok(Math.abs(c / n - expected) < 0.0055, `level ${t}: ${c / n} vs ${expected}`);
+  });
+
+  for (const bad of ["-1", "-0.5"]) {
+    assert.throws(
+      () => buildConfig("8gaussians", { "level-power": bad }),
+      /train.levelPower must be a finite number >= 0/,
+    );
+  }
+  for (const bad of ["NaN", "Infinity"]) {
+    assert.throws(() => buildConfig("8gaussians", { "level-power": bad }), /expected a number/);
+  }
 });
