@@ -8,7 +8,7 @@ import { UserError } from "./errors.ts";
 import { hostTensor, loadCheckpoint, saveCheckpoint, type StoredTensor } from "./io/checkpoint.ts";
 
 /** The shipped models by name (each a folder with model.ckpt and its card, README.md). */
-export const SHIPPED_MODELS = ["fashion-mnist", "8gaussians"] as const;
+export const SHIPPED_MODELS = ["fashion-mnist", "8gaussians", "8gaussians-T100"] as const;
 
 /** The repository's models/ folder (resolved from this file, so any working directory works). */
 export const MODELS_DIR = fileURLToPath(new URL("../models/", import.meta.url));

@@ -182,7 +182,7 @@ function assertSameNumbers(page: LevelNumbers[], cli: LevelNumbers[], T: number,
 }
 
 testNeeding(NEEDS_CHROMIUM, {
-  name: "web: Chromium samples both shipped models with the CLI's numbers",
+  name: "web: Chromium samples the shipped models with the CLI's numbers",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -280,6 +280,32 @@ testNeeding(NEEDS_CHROMIUM, {
       assert.equal(imagePanels.length, 7);
       // Every level's panel holds images: far from a flat fill.
       for (const p of imagePanels) assert.ok(p.std > 20, `level ${p.level}: no images (${p.std})`);
+      page.close();
+
+      // A T = 100 model: every level sampled with the CLI's numbers, but panels only for the
+      // noise and the CLI figure's six levels.
+      const many: SampleRequest = {
+        model: "8gaussians-T100",
+        seed: 3,
+        chains: 16,
+        K: 2,
+        sampler: "ula",
+      };
+      const cliMany = cliNumbers(many, "wasm");
+      page = await openFinished(browser.wsUrl, web.url + pageQuery(many, "&heat=16&backend=wasm"));
+      facts = await pageFacts(page);
+      assert.equal(facts.state, "done", `${facts.message}\n${page.log.join("\n")}`);
+      assertSameNumbers(facts.rows, await cliMany, 100, "8gaussians-T100 on wasm");
+      const manyPanels = await panelPixels(page);
+      assert.deepEqual(manyPanels.map((p) => p.level), [100, 99, 79, 59, 40, 20, 0]);
+      for (const p of manyPanels) {
+        // Fewer dots than at T = 6: at level 79 most of the 16 chains lie outside the box (0.00047
+        // of the pixels measured); a map without chains has none (viridis holds no white).
+        assert.ok(p.white > 0.0001, `T = 100, level ${p.level}: no chains drawn (${p.white})`);
+        if (p.level < 100) {
+          assert.ok(p.std > 10, `T = 100, level ${p.level}: no heat map (std ${p.std})`);
+        }
+      }
       page.close();
     } finally {
       await browser.close();

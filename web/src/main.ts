@@ -9,7 +9,7 @@ import type { ResNetConfig } from "../../lib/nets/types.ts";
 import type { SamplingModel } from "../../lib/sampling_model.ts";
 import { startBackend } from "./backend.ts";
 import { isToy2d, listModels, loadModel, type ModelEntry } from "./model.ts";
-import { heatMaps, LevelPanels, trueHeatMaps } from "./panels.ts";
+import { type HeatMaps, heatMaps, LevelPanels, trueHeatMaps } from "./panels.ts";
 import { clearStats, type PageState, setStatus, showBackend, showMessage, ui } from "./page.ts";
 import { runProgressive } from "./run.ts";
 import { backendOrder, checkSettings, heatCells, LIMITS, type ModelKind } from "./settings.ts";
@@ -27,14 +27,14 @@ interface Loaded {
   entry: ModelEntry;
   model: SamplingModel;
   kind: ModelKind;
-  /** Per level, for 2D models. */
-  heat: Float32Array[] | null;
-  /** Per level, the data diffused to it: 2D models of a data set with a known density. */
-  trueHeat: Float32Array[] | null;
+  /** Per panel level, for 2D models. */
+  heat: HeatMaps | null;
+  /** Per panel level, the data diffused to it: 2D models of a data set with a known density. */
+  trueHeat: HeatMaps | null;
 }
 
 /** The heat maps the density control asks for: learned, unless truth is chosen and known. */
-function shownHeat(l: Loaded): Float32Array[] | null {
+function shownHeat(l: Loaded): HeatMaps | null {
   return ui.density.value === "true" && l.trueHeat ? l.trueHeat : l.heat;
 }
 

@@ -7,6 +7,7 @@
 import { getToy2d, isToy2dName, logDensities } from "../../lib/data/toy2d.ts";
 import { levelInputScale, levelLogDensity } from "../../lib/level_density.ts";
 import type { SamplingModel } from "../../lib/sampling_model.ts";
+import { spreadLevels } from "../../lib/schedule.ts";
 import { DensityPanel, heatGrid, type PointSet } from "./density_view.ts";
 import { ImagePanel } from "./image_view.ts";
 import type { RunSink } from "./run.ts";
@@ -46,29 +47,48 @@ function baseCaption(level: number, T: number): string {
 }
 
 /**
- * The true log-density of every level's x_t on the same grid: the data set diffused to the level,
+ * Levels below the noise that get a panel, at most: all of a T = 6 model's, and for a T = 100
+ * model 0, 20, 40, 59, 79, 99 (the levels of the CLI's figure), not a row of 101 panels. Every
+ * level is still sampled, and each one's numbers go to the table.
+ */
+export const PANEL_LEVELS = 6;
+
+/** The levels with a panel, the noise x_T first, down to the samples x_0. */
+export function panelLevels(T: number): number[] {
+  return [T, ...spreadLevels(T, PANEL_LEVELS).reverse()];
+}
+
+/** Heat maps by level (the levels of panelLevels below T). */
+export type HeatMaps = Map<number, Float32Array>;
+
+/**
+ * The true log-density of each panel's x_t on the same grid: the data set diffused to the level,
  * abar_t x_0 + sigmabar_t eps (exact, lib/data/toy2d.ts), as the CLI's figures draw it under the
  * learned one; null for a data set without a known density.
  */
-export function trueHeatMaps(model: SamplingModel, n: number): Float32Array[] | null {
+export function trueHeatMaps(model: SamplingModel, n: number): HeatMaps | null {
   if (!isToy2dName(model.config.dataset)) return null;
   const data = getToy2d(model.config.dataset);
   const grid = heatGrid(n);
   const { T, alphasCum, sigmasCum } = model.st.schedule;
-  return Array.from({ length: T }, (_, t) =>
-    Float32Array.from(
-      logDensities({ logDensity: data.diffused(alphasCum[t], sigmasCum[t]) }, grid),
-    ));
+  return new Map(
+    spreadLevels(T, PANEL_LEVELS).map((t) => [
+      t,
+      Float32Array.from(
+        logDensities({ logDensity: data.diffused(alphasCum[t], sigmasCum[t]) }, grid),
+      ),
+    ]),
+  );
 }
 
-/** The learned log-density of every level on an n x n heat map grid (levels 0..T-1). */
-export async function heatMaps(model: SamplingModel, n: number): Promise<Float32Array[]> {
+/** The learned log-density of each panel's level on an n x n heat map grid. */
+export async function heatMaps(model: SamplingModel, n: number): Promise<HeatMaps> {
   const grid = heatGrid(n);
-  const maps: Float32Array[] = [];
-  for (let t = 0; t < model.st.schedule.T; t++) {
+  const maps: HeatMaps = new Map();
+  for (const t of spreadLevels(model.st.schedule.T, PANEL_LEVELS)) {
     // The grid is in x_t coordinates; the net sees y = a_{t+1} x_t.
     const a = levelInputScale(model.st, t);
-    maps.push(await levelLogDensity(model.net, model.st, t)(grid.map((v) => v * a)));
+    maps.set(t, await levelLogDensity(model.net, model.st, t)(grid.map((v) => v * a)));
   }
   return maps;
 }
@@ -78,23 +98,24 @@ export class LevelPanels {
   readonly #K: () => number;
   readonly #panels = new Map<number, Panel>();
   /** The 2D panels' heat map setters, by level (images have none). */
-  readonly #heatSetters = new Map<number, (maps: Float32Array[]) => void>();
+  readonly #heatSetters = new Map<number, (maps: HeatMaps) => void>();
 
   /**
-   * Panels for T..0. For a 2D model `heat` holds each level's log-density and `onClick` gets the
-   * level and data point of a click; for an image model `image` is one image's [H, W, C].
+   * Panels for panelLevels(T). For a 2D model `heat` holds each panel level's log-density and
+   * `onClick` gets the level and data point of a click; for an image model `image` is one image's
+   * [H, W, C]. Levels without a panel are sampled but not drawn.
    */
   constructor(
     T: number,
     K: () => number,
     opts:
-      | { heat: Float32Array[]; onClick: (level: number, point: [number, number]) => void }
+      | { heat: HeatMaps; onClick: (level: number, point: [number, number]) => void }
       | { image: readonly [number, number, number]; chains: number },
   ) {
     this.#T = T;
     this.#K = K;
     ui.levels.replaceChildren();
-    for (let level = T; level >= 0; level--) {
+    for (const level of panelLevels(T)) {
       const f = figure(level, T);
       if ("heat" in opts) {
         const view = new DensityPanel(f.canvas, 240);
@@ -108,8 +129,8 @@ export class LevelPanels {
           view.draw(sets);
         };
         // x_0's panel shows level 0's density too: the samples should sit on its modes.
-        const setHeat = (maps: Float32Array[]) => {
-          view.setHeat(level === T ? null : maps[level]);
+        const setHeat = (maps: HeatMaps) => {
+          view.setHeat(maps.get(level) ?? null);
           redraw();
         };
         this.#heatSetters.set(level, setHeat);
@@ -142,8 +163,8 @@ export class LevelPanels {
     }
   }
 
-  /** Redraws every 2D panel over other heat maps (one per level; the chains stay). */
-  showHeat(maps: Float32Array[]): void {
+  /** Redraws every 2D panel over other heat maps (the chains stay). */
+  showHeat(maps: HeatMaps): void {
     for (const set of this.#heatSetters.values()) set(maps);
   }
 
