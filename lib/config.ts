@@ -6,7 +6,13 @@ import { UserError } from "./errors.ts";
 import type { NetConfig } from "./nets/types.ts";
 import { type AdamConfig, LR_DECAYS } from "./optim.ts";
 import { SAMPLER_KINDS, type SamplerKind } from "./samplers/langevin.ts";
-import { makeSchedule, SCHEDULE_KINDS, type ScheduleConfig, STEP_RULES } from "./schedule.ts";
+import {
+  LOSS_WEIGHTS,
+  makeSchedule,
+  SCHEDULE_KINDS,
+  type ScheduleConfig,
+  STEP_RULES,
+} from "./schedule.ts";
 
 export type Task = "toy2d" | "images";
 
@@ -80,6 +86,7 @@ export const ALIASES: Record<string, string> = {
   b2: "schedule.b2",
   schedule: "schedule.kind",
   "step-rule": "schedule.stepRule",
+  "loss-weight": "schedule.lossWeight",
   width: "net.width",
   depth: "net.depth",
   ch: "net.ch",
@@ -94,6 +101,7 @@ export const ALIASES: Record<string, string> = {
 const CHOICES: Record<string, readonly string[]> = {
   "schedule.kind": SCHEDULE_KINDS,
   "schedule.stepRule": STEP_RULES,
+  "schedule.lossWeight": LOSS_WEIGHTS,
   "optim.lrDecay": LR_DECAYS,
   "langevin.sampler": SAMPLER_KINDS,
   "net.activation": ["lrelu", "swish"],

@@ -238,7 +238,7 @@ export function recoveryLoss(
     const a = perExample(st.aPrev, nextLevel(t), xPos.rank);
     const fPos = net.energy(tf.mul(a, xPos), t);
     const fNeg = net.energy(tf.mul(a, xNeg), t);
-    const weight = tf.div(st.schedule.sigmas[1], tf.gather(st.sigmas, nextLevel(t)));
+    const weight = tf.gather(st.lossWeights, t);
     const loss = tf.mul(tf.neg(tf.sub(fPos, fNeg)), weight) as tf.Tensor1D;
     return { loss, fPos, fNeg };
   });
@@ -264,7 +264,7 @@ export function recoveryLossAndGrad(
   // Positives and negatives in one batch; d(loss_b)/d(fPos_b) = -w_b, d(loss_b)/d(fNeg_b) = w_b.
   const [y, levels, cot, weight] = tf.tidy(() => {
     const a = perExample(st.aPrev, nextLevel(t), xPos.rank);
-    const w = tf.div(st.schedule.sigmas[1], tf.gather(st.sigmas, nextLevel(t))) as tf.Tensor1D;
+    const w = tf.gather(st.lossWeights, t) as tf.Tensor1D;
     const c = tf.div(w, batch);
     return [
       tf.concat([tf.mul(a, xPos), tf.mul(a, xNeg)]),

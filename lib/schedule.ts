@@ -23,6 +23,17 @@ export const SCHEDULE_KINDS: readonly ScheduleKind[] = ["drl", "cosine"];
 export type StepRule = "drl" | "flat";
 export const STEP_RULES: readonly StepRule[] = ["drl", "flat"];
 
+/**
+ * How the loss weights the levels: "drl", the official sigma_1 / sigma_{t+1} (Algorithm 1); or
+ * "likelihood", s_0^2 / s_t^2, the weight each level's recovery log-likelihood gradient has in
+ * the sum over levels (the level's log-density is f / s_t^2 + ...), i.e. the log-likelihood that
+ * `deno task loglik` estimates. With the flat step rule the two differ by sigma_1 / sigma_{t+1}:
+ * "likelihood" puts far more of the weight on the finest levels (at T = 100: 40 times more on
+ * level 0 than on level 99, relative to "drl").
+ */
+export type LossWeight = "drl" | "likelihood";
+export const LOSS_WEIGHTS: readonly LossWeight[] = ["drl", "likelihood"];
+
 export interface Schedule {
   kind: ScheduleKind;
   T: number;
@@ -39,6 +50,7 @@ export interface Schedule {
   sigmasCum: number[];
   /** Length T: squared Langevin step size s_t^2 of level t. */
   stepSizes: number[];
+  lossWeight: LossWeight;
 }
 
 export interface ScheduleConfig {
@@ -47,6 +59,8 @@ export interface ScheduleConfig {
   b2: number;
   /** Default "drl" (configs written before the option have none). */
   stepRule?: StepRule;
+  /** Default "drl" (configs written before the option have none). */
+  lossWeight?: LossWeight;
 }
 
 /**
@@ -111,6 +125,12 @@ export function cosineAlphas(T: number): number[] {
 export function makeSchedule(config: ScheduleConfig): Schedule {
   const { kind, T, b2 } = config;
   const stepRule = config.stepRule ?? "drl";
+  const lossWeight = config.lossWeight ?? "drl";
+  if (!LOSS_WEIGHTS.includes(lossWeight)) {
+    throw new UserError(
+      `unknown loss weight '${lossWeight}'; use one of ${LOSS_WEIGHTS.join(", ")}`,
+    );
+  }
   if (!(b2 > 0) || !Number.isFinite(b2)) {
     throw new UserError(`b2 must be a positive number (got ${b2})`);
   }
@@ -131,7 +151,7 @@ export function makeSchedule(config: ScheduleConfig): Schedule {
     { length: T },
     (_, t) => b2 * (stepRule === "drl" ? sigmasCum[t] / sigmasCum[0] : 1) * sigmas[t + 1] ** 2,
   );
-  return { kind, T, b2, stepRule, sigmas, alphas, alphasCum, sigmasCum, stepSizes };
+  return { kind, T, b2, stepRule, sigmas, alphas, alphasCum, sigmasCum, stepSizes, lossWeight };
 }
 
 /** The schedule as device tensors, built once per run (gathered by level inside the hot path). */
@@ -151,7 +171,20 @@ export interface ScheduleTensors {
   readonly isRecovery: tf.Tensor1D;
   /** [T] s_t^2. */
   readonly stepSizes: tf.Tensor1D;
+  /** [T] the loss's weight of level t (schedule.lossWeight). */
+  readonly lossWeights: tf.Tensor1D;
   dispose(): void;
+}
+
+/**
+ * The loss weight of each level, in float32 as the loss has always computed the official one
+ * (sigma_1 divided on the device by sigma_{t+1}): "drl" runs keep their numbers to the bit.
+ */
+function lossWeights(s: Schedule): tf.Tensor1D {
+  return tf.tidy(() => {
+    if (s.lossWeight === "drl") return tf.div(s.sigmas[1], tf.tensor1d(s.sigmas.slice(1)));
+    return tf.div(s.stepSizes[0], tf.tensor1d(s.stepSizes));
+  });
 }
 
 export function scheduleTensors(schedule: Schedule): ScheduleTensors {
@@ -166,6 +199,7 @@ export function scheduleTensors(schedule: Schedule): ScheduleTensors {
     sigmasCum: tf.tensor1d(schedule.sigmasCum),
     isRecovery: tf.tensor1d(isRecovery),
     stepSizes: tf.tensor1d(schedule.stepSizes),
+    lossWeights: lossWeights(schedule),
   };
   return {
     schedule,

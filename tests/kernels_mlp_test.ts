@@ -304,9 +304,11 @@ testNeeding(ONEDNN, {
   },
 });
 
-/** Two steps of the 8 Gaussians preset (batch 64, K 4) from a fixed seed. */
-async function twoSteps(): Promise<{ results: StepResult[]; params: Float32Array[] }> {
-  const config = buildConfig("8gaussians", { batch: "64", K: "4" });
+/** Two steps of the 8 Gaussians preset (batch 64, K 4, and `overrides`) from a fixed seed. */
+async function twoSteps(
+  overrides: Record<string, string> = {},
+): Promise<{ results: StepResult[]; params: Float32Array[] }> {
+  const config = buildConfig("8gaussians", { batch: "64", K: "4", ...overrides });
   const s = createTrainState(config);
   const step = makeTrainStep(config, s.net, s.st, s.adam, s.ema, s.rng);
   const x0 = tf.tensor2d(getToy2d("8gaussians").sample(64, new Rng(5)), [64, 2]);
@@ -318,34 +320,44 @@ async function twoSteps(): Promise<{ results: StepResult[]; params: Float32Array
 }
 
 testNeeding(ONEDNN, {
-  name: "a 2D training step on wasm with the native MLP equals the cpu backend's",
+  name:
+    "a 2D training step on wasm with the native MLP equals the cpu backend's (both loss weights)",
   fn: async () => {
-    const want = await twoSteps();
-    const got = await onNativeWasm(twoSteps);
-    got.results.forEach((r, i) => {
-      assert.deepEqual([...r.levels], [...want.results[i].levels]);
-      // Step 0 from the same weights: within TOL. Step 1 starts from weights that differ at
-      // rounding level amplified by Adam (see below), so it gets ten times the slack.
-      const tol = i === 0 ? TOL : 10 * TOL;
-      for (const key of ["loss", "fPos", "fNeg", "displacement", "acceptance"] as const) {
-        const e = relError(r[key], want.results[i][key]);
-        assert.ok(e <= tol, `step ${i} ${key}: relative error ${e}`);
-      }
-    });
-    got.results.forEach((r, i) => {
-      const e = Math.abs(r.gradNorm - want.results[i].gradNorm) / want.results[i].gradNorm;
-      assert.ok(e <= TOL, `step ${i} gradient norm: relative error ${e}`);
-    });
-    // Against the net's weight scale, not each tensor's: Adam moves every weight by about the
-    // learning rate whatever its gradient's size, so a bias whose gradient is at rounding level
-    // (the time projection's, 3e-5 after two warm-up steps) may move either way on either backend.
-    const scale = Math.max(...want.params.map((p) => Math.max(...p.map(Math.abs))));
-    got.params.forEach((p, i) => {
-      const diff = Math.max(...p.map((v, j) => Math.abs(v - want.params[i][j])));
-      assert.ok(diff <= TOL * scale, `parameter ${i}: difference ${diff} (weight scale ${scale})`);
-    });
+    await sameSteps({});
+    await sameSteps({ "loss-weight": "likelihood" });
   },
 });
+
+/**
+ * The native one-pass loss gradient (recoveryLossAndGrad) against tfjs's autodiff of
+ * recoveryLoss on the cpu backend, two training steps from the same weights.
+ */
+async function sameSteps(overrides: Record<string, string>): Promise<void> {
+  const want = await twoSteps(overrides);
+  const got = await onNativeWasm(() => twoSteps(overrides));
+  got.results.forEach((r, i) => {
+    assert.deepEqual([...r.levels], [...want.results[i].levels]);
+    // Step 0 from the same weights: within TOL. Step 1 starts from weights that differ at
+    // rounding level amplified by Adam (see below), so it gets ten times the slack.
+    const tol = i === 0 ? TOL : 10 * TOL;
+    for (const key of ["loss", "fPos", "fNeg", "displacement", "acceptance"] as const) {
+      const e = relError(r[key], want.results[i][key]);
+      assert.ok(e <= tol, `step ${i} ${key}: relative error ${e}`);
+    }
+  });
+  got.results.forEach((r, i) => {
+    const e = Math.abs(r.gradNorm - want.results[i].gradNorm) / want.results[i].gradNorm;
+    assert.ok(e <= TOL, `step ${i} gradient norm: relative error ${e}`);
+  });
+  // Against the net's weight scale, not each tensor's: Adam moves every weight by about the
+  // learning rate whatever its gradient's size, so a bias whose gradient is at rounding level
+  // (the time projection's, 3e-5 after two warm-up steps) may move either way on either backend.
+  const scale = Math.max(...want.params.map((p) => Math.max(...p.map(Math.abs))));
+  got.params.forEach((p, i) => {
+    const diff = Math.max(...p.map((v, j) => Math.abs(v - want.params[i][j])));
+    assert.ok(diff <= TOL * scale, `parameter ${i}: difference ${diff} (weight scale ${scale})`);
+  });
+}
 
 testNeeding(ONEDNN, {
   name: "oneDNN: 2D training steps are bit-identical with 1 and 2 threads",

@@ -131,3 +131,29 @@ Deno.test("loss is -(f(pos) - f(neg)) * sigma_1 / sigma_{t+1} on y = a_{t+1} x",
   net.dispose();
   st.dispose();
 });
+
+Deno.test("loss weight 'likelihood': -(f(pos) - f(neg)) * s_0^2 / s_t^2, the log-likelihood's", async () => {
+  const weighted = makeSchedule({ kind: "cosine", T: 10, b2: 1, lossWeight: "likelihood" });
+  const st = scheduleTensors(weighted);
+  const net = quadraticNet(1);
+  const pos = tf.tensor2d([[0.2, 0.1], [0.3, 0.3]]);
+  const neg = tf.tensor2d([[0.5, -0.3], [-0.1, 0.2]]);
+  const levels = [3, 9];
+  const t = tf.tensor1d(levels, "int32");
+  const { loss, fPos, fNeg } = recoveryLoss(net, pos, neg, t, st);
+  const got = await loss.data();
+  levels.forEach((level, i) => {
+    // The top level is unconditional: its input is not rescaled.
+    const a = level === 9 ? 1 : weighted.alphas[level + 1];
+    const f = (x: number[]) => -0.5 * ((a * x[0]) ** 2 + (a * x[1]) ** 2);
+    const [p, n] = [[[0.2, 0.1], [0.5, -0.3]], [[0.3, 0.3], [-0.1, 0.2]]][i];
+    const want = -(f(p) - f(n)) * weighted.stepSizes[0] / weighted.stepSizes[level];
+    assert.ok(
+      Math.abs(got[i] - want) < 1e-5 * Math.abs(want),
+      `level ${level}: ${got[i]} vs ${want}`,
+    );
+  });
+  tf.dispose([pos, neg, t, loss, fPos, fNeg]);
+  net.dispose();
+  st.dispose();
+});

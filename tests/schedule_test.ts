@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
-import { makeSchedule, spreadLevels } from "../lib/schedule.ts";
+import * as tf from "@tensorflow/tfjs";
+import { initBackend } from "../lib/backend.ts";
+import { makeSchedule, scheduleTensors, spreadLevels } from "../lib/schedule.ts";
 import { UserError } from "../lib/errors.ts";
+
+await initBackend("cpu");
 
 Deno.test("official T=6 schedule matches the published sigmas to 1e-6", () => {
   // The official get_sigma_schedule (diffusion_recovery_likelihood) run in numpy float64.
@@ -97,5 +101,29 @@ Deno.test("step rules: drl scales b^2 sigma_{t+1}^2 by sigmabar_t / sigmabar_0, 
   assert.throws(
     () => makeSchedule({ ...base, stepRule: "wide" as "flat" }),
     (e: unknown) => e instanceof UserError && /step rule 'wide'.*drl, flat/.test(e.message),
+  );
+});
+
+Deno.test("loss weights: drl is float32(sigma_1 / sigma_{t+1}) as before, likelihood s_0^2 / s_t^2", async () => {
+  for (const kind of ["drl", "cosine"] as const) {
+    const drl = makeSchedule({ kind, T: 6, b2: 2e-4 });
+    assert.equal(drl.lossWeight, "drl");
+    const st = scheduleTensors(drl);
+    const before = tf.div(drl.sigmas[1], tf.tensor1d(drl.sigmas.slice(1)));
+    assert.deepEqual(await st.lossWeights.data(), await before.data());
+    const lik = makeSchedule({ kind, T: 6, b2: 2e-4, lossWeight: "likelihood" });
+    const stLik = scheduleTensors(lik);
+    const w = await stLik.lossWeights.data();
+    lik.stepSizes.forEach((s, t) => {
+      const want = lik.stepSizes[0] / s;
+      assert.ok(Math.abs(w[t] - want) <= 1e-6 * want, `level ${t}: ${w[t]} vs ${want}`);
+    });
+    tf.dispose(before);
+    st.dispose();
+    stLik.dispose();
+  }
+  assert.throws(
+    () => makeSchedule({ kind: "drl", T: 6, b2: 2e-4, lossWeight: "mle" as "drl" }),
+    /unknown loss weight 'mle'; use one of drl, likelihood/,
   );
 });
