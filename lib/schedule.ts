@@ -97,6 +97,14 @@ export function spreadLevels(T: number, most: number): number[] {
   return [...new Set(picked)];
 }
 
+/**
+ * The levels a 2D figure draws, the CLI's (lib/tasks/toy2d_report.ts) and the page's panels: all
+ * of a T = 6 model's, and six spread from 0 to T - 1 beyond (0, 20, 40, 59, 79, 99 at T = 100).
+ */
+export function figureLevels(T: number): number[] {
+  return spreadLevels(T, 6);
+}
+
 /** logSNR bounds of the cosine schedule: sigmasCum from 0.01 (as DRL's level 0) to about 0.9999. */
 const COSINE_LOGSNR_MAX = Math.log((1 - 1e-4) / 1e-4);
 const COSINE_LOGSNR_MIN = -Math.log((1 - 1e-4) / 1e-4) - 1;

@@ -17,7 +17,7 @@ import {
   type Toy2dEvaluation,
 } from "../metrics/toy2d.ts";
 import type { EnergyNet } from "../nets/types.ts";
-import { type ScheduleTensors, spreadLevels } from "../schedule.ts";
+import { figureLevels, type ScheduleTensors } from "../schedule.ts";
 import { Rng } from "../rng.ts";
 import { drawSamples } from "../samplers/progressive.ts";
 import { levelInputScale, levelLogDensity, TOY_BOX } from "../level_density.ts";
@@ -55,7 +55,7 @@ export async function evaluateToy2dRun(
     logUnnormalised: levelLogDensity(net, st, 0),
     grid: { ...grid, scale: st.schedule.alphas[1] },
   });
-  const levels = spreadLevels(config.schedule.T, 6);
+  const levels = figureLevels(config.schedule.T);
   const learnedRow: LevelDensity[] = [], trueRow: LevelDensity[] = [];
   const marginalKl: { level: number; kl: number }[] = [];
   const cells = gridPoints(grid.lo, grid.hi, grid.n);

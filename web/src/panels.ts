@@ -7,7 +7,7 @@
 import { getToy2d, isToy2dName, logDensities } from "../../lib/data/toy2d.ts";
 import { levelInputScale, levelLogDensity } from "../../lib/level_density.ts";
 import type { SamplingModel } from "../../lib/sampling_model.ts";
-import { spreadLevels } from "../../lib/schedule.ts";
+import { figureLevels } from "../../lib/schedule.ts";
 import { DensityPanel, heatGrid, type PointSet } from "./density_view.ts";
 import { ImagePanel } from "./image_view.ts";
 import type { RunSink } from "./run.ts";
@@ -47,18 +47,15 @@ function baseCaption(level: number, T: number): string {
 }
 
 /**
- * Levels below the noise that get a panel, at most: all of a T = 6 model's, and for a T = 100
- * model 0, 20, 40, 59, 79, 99 (the levels of the CLI's figure), not a row of 101 panels. Every
- * level is still sampled, and each one's numbers go to the table.
+ * The levels with a panel, the noise x_T first, down to the samples x_0: below the noise the CLI
+ * figure's levels, not a row of 101 panels for a T = 100 model. Every level is still sampled, and
+ * each one's numbers go to the table.
  */
-export const PANEL_LEVELS = 6;
-
-/** The levels with a panel, the noise x_T first, down to the samples x_0. */
-export function panelLevels(T: number): number[] {
-  return [T, ...spreadLevels(T, PANEL_LEVELS).reverse()];
+function panelLevels(T: number): number[] {
+  return [T, ...figureLevels(T).reverse()];
 }
 
-/** Heat maps by level (the levels of panelLevels below T). */
+/** Heat maps by level (figureLevels). */
 export type HeatMaps = Map<number, Float32Array>;
 
 /**
@@ -72,7 +69,7 @@ export function trueHeatMaps(model: SamplingModel, n: number): HeatMaps | null {
   const grid = heatGrid(n);
   const { T, alphasCum, sigmasCum } = model.st.schedule;
   return new Map(
-    spreadLevels(T, PANEL_LEVELS).map((t) => [
+    figureLevels(T).map((t) => [
       t,
       Float32Array.from(
         logDensities({ logDensity: data.diffused(alphasCum[t], sigmasCum[t]) }, grid),
@@ -85,7 +82,7 @@ export function trueHeatMaps(model: SamplingModel, n: number): HeatMaps | null {
 export async function heatMaps(model: SamplingModel, n: number): Promise<HeatMaps> {
   const grid = heatGrid(n);
   const maps: HeatMaps = new Map();
-  for (const t of spreadLevels(model.st.schedule.T, PANEL_LEVELS)) {
+  for (const t of figureLevels(model.st.schedule.T)) {
     // The grid is in x_t coordinates; the net sees y = a_{t+1} x_t.
     const a = levelInputScale(model.st, t);
     maps.set(t, await levelLogDensity(model.net, model.st, t)(grid.map((v) => v * a)));
