@@ -181,6 +181,27 @@ function assertSameNumbers(page: LevelNumbers[], cli: LevelNumbers[], T: number,
   }
 }
 
+/**
+ * Opens the page for `r` on the wasm backend (plus `extra` address settings), waits for it to
+ * finish, and checks that its T levels' numbers are `deno task sample --backend wasm`'s.
+ */
+async function sameAsCliOnWasm(
+  wsUrl: string,
+  siteUrl: string,
+  r: SampleRequest,
+  extra: string,
+  T: number,
+): Promise<BrowserPage> {
+  // Started beside the page, as the CLI takes seconds to start.
+  const cli = cliNumbers(r, "wasm");
+  const page = await openFinished(wsUrl, siteUrl + pageQuery(r, `${extra}&backend=wasm`));
+  const facts = await pageFacts(page);
+  assert.equal(facts.state, "done", `${facts.message}\n${page.log.join("\n")}`);
+  assert.equal(facts.backend, "wasm");
+  assertSameNumbers(facts.rows, await cli, T, `${r.model} on wasm`);
+  return page;
+}
+
 testNeeding(NEEDS_CHROMIUM, {
   name: "web: Chromium samples the shipped models with the CLI's numbers",
   sanitizeResources: false,
@@ -270,12 +291,7 @@ testNeeding(NEEDS_CHROMIUM, {
         K: 2,
         sampler: "ula",
       };
-      const cliImages = cliNumbers(images, "wasm");
-      page = await openFinished(browser.wsUrl, web.url + pageQuery(images, "&backend=wasm"));
-      facts = await pageFacts(page);
-      assert.equal(facts.state, "done", `${facts.message}\n${page.log.join("\n")}`);
-      assert.equal(facts.backend, "wasm");
-      assertSameNumbers(facts.rows, await cliImages, 6, "fashion-mnist on wasm");
+      page = await sameAsCliOnWasm(browser.wsUrl, web.url, images, "", 6);
       const imagePanels = await panelPixels(page);
       assert.equal(imagePanels.length, 7);
       // Every level's panel holds images: far from a flat fill.
@@ -291,11 +307,7 @@ testNeeding(NEEDS_CHROMIUM, {
         K: 2,
         sampler: "ula",
       };
-      const cliMany = cliNumbers(many, "wasm");
-      page = await openFinished(browser.wsUrl, web.url + pageQuery(many, "&heat=16&backend=wasm"));
-      facts = await pageFacts(page);
-      assert.equal(facts.state, "done", `${facts.message}\n${page.log.join("\n")}`);
-      assertSameNumbers(facts.rows, await cliMany, 100, "8gaussians-T100 on wasm");
+      page = await sameAsCliOnWasm(browser.wsUrl, web.url, many, "&heat=16", 100);
       const manyPanels = await panelPixels(page);
       assert.deepEqual(manyPanels.map((p) => p.level), [100, 99, 79, 59, 40, 20, 0]);
       for (const p of manyPanels) {
