@@ -40,8 +40,10 @@ function fixtures(): Promise<FixtureSet> {
   return describeFixtures();
 }
 
-function tempDir(): string {
-  return Deno.makeTempDirSync({ prefix: "drl_data_bad_" });
+/** A scratch folder, removed when the test's scope ends: `using dir = scratchDir()`. */
+function scratchDir(): { path: string } & Disposable {
+  const path = Deno.makeTempDirSync({ prefix: "drl_data_bad_" });
+  return { path, [Symbol.dispose]: () => Deno.removeSync(path, { recursive: true }) };
 }
 
 /** Asserts `fn` throws a UserError whose message contains every part. */
@@ -86,7 +88,8 @@ for (const [name, key] of [["fashion-mnist", "fashionMnist"], ["mnist", "mnist"]
 
 Deno.test("IDX: truncated, corrupt and mismatched files are UserErrors naming the file", async () => {
   const fx = await fixtures();
-  const dir = tempDir();
+  using scratch = scratchDir();
+  const dir = scratch.path;
   const images = Deno.readFileSync(`${fx.mnist}/train-images-idx3-ubyte`);
   const labels = Deno.readFileSync(`${fx.mnist}/train-labels-idx1-ubyte`);
   const imgPath = `${dir}/train-images-idx3-ubyte`;
@@ -114,7 +117,6 @@ Deno.test("IDX: truncated, corrupt and mismatched files are UserErrors naming th
   Deno.writeFileSync(`${imgPath}.gz`, gz.subarray(0, gz.length - 300));
   Deno.writeFileSync(lblPath, labels);
   await rejectsUser(() => openImageDataset("mnist", { data: dir }), `${imgPath}.gz`, "gzip");
-  Deno.removeSync(dir, { recursive: true });
 });
 
 Deno.test("IDX parser: dimension count and data type are checked", () => {
@@ -158,7 +160,8 @@ Deno.test("cifar10: folder and tar.gz give the exact pixels (planar -> HWC) and 
 
 Deno.test("cifar10: bad lengths, labels, missing batches and damaged archives are UserErrors", async () => {
   const fx = await fixtures();
-  const dir = tempDir();
+  using scratch = scratchDir();
+  const dir = scratch.path;
   const src = `${fx.cifarFolder}/cifar-10-batches-bin`;
   for (const e of Deno.readDirSync(src)) Deno.copyFileSync(`${src}/${e.name}`, `${dir}/${e.name}`);
   const batch3 = `${dir}/data_batch_3.bin`;
@@ -187,7 +190,6 @@ Deno.test("cifar10: bad lengths, labels, missing batches and damaged archives ar
   const damaged = `${dir}/damaged.tar.gz`;
   Deno.writeFileSync(damaged, gzipSync(tar));
   await rejectsUser(() => openImageDataset("cifar10", { data: damaged }), damaged, "checksum");
-  Deno.removeSync(dir, { recursive: true });
 });
 
 Deno.test("tar: writeTar/readTar round trip with folders and a long prefix-free name", () => {
@@ -260,7 +262,8 @@ Deno.test("celeba64: official split by file number, center crop 140 resized to 6
 
 Deno.test("celeba64: a damaged JPEG is a UserError naming the file", async () => {
   const fx = await fixtures();
-  const dir = tempDir();
+  using scratch = scratchDir();
+  const dir = scratch.path;
   const good = Deno.readFileSync(`${fx.celeba}/img_align_celeba/000001.jpg`);
   const bad = `${dir}/000001.jpg`;
   Deno.writeFileSync(bad, good.subarray(0, 3000));
@@ -268,7 +271,6 @@ Deno.test("celeba64: a damaged JPEG is a UserError naming the file", async () =>
   await rejectsUser(() => ds.get(0), bad, "JPEG");
   Deno.writeFileSync(bad, new TextEncoder().encode("not an image at all"));
   await rejectsUser(() => ds.get(0), bad, "not a JPEG or WebP");
-  Deno.removeSync(dir, { recursive: true });
 });
 
 // ---------- LSUN (LMDB through FFI) ----------
@@ -345,7 +347,8 @@ Deno.test("lmdb: a missing liblmdb is a UserError with the install command", () 
 
 Deno.test("lsun: truncated data.mdb and undecodable values are UserErrors naming the file", async () => {
   const fx = await fixtures();
-  const dir = tempDir();
+  using scratch = scratchDir();
+  const dir = scratch.path;
   const lmdb = `${dir}/church_outdoor_train_lmdb`;
   Deno.mkdirSync(lmdb);
   const data = Deno.readFileSync(`${fx.lsun}/church_outdoor_train_lmdb/data.mdb`);
@@ -372,13 +375,13 @@ Deno.test("lsun: truncated data.mdb and undecodable values are UserErrors naming
   await rejectsUser(() => ds.get(0), `${junkDb}/data.mdb`, "key k1", "WebP");
   await rejectsUser(() => ds.get(1), "key k2", "not a JPEG or WebP");
   ds.close();
-  Deno.removeSync(dir, { recursive: true });
 });
 
 // ---------- missing data ----------
 
 Deno.test("missing data: the message says where to get the files and where to put them", async () => {
-  const nowhere = `${tempDir()}/absent`;
+  using scratch = scratchDir();
+  const nowhere = `${scratch.path}/absent`;
   await rejectsUser(
     () => openImageDataset("cifar10", { data: nowhere }),
     nowhere,
