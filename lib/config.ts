@@ -7,6 +7,7 @@ import type { NetConfig } from "./nets/types.ts";
 import { type AdamConfig, LR_DECAYS } from "./optim.ts";
 import { SAMPLER_KINDS, type SamplerKind } from "./samplers/langevin.ts";
 import {
+  ENERGY_SCALES,
   LOSS_WEIGHTS,
   makeSchedule,
   SCHEDULE_KINDS,
@@ -87,6 +88,7 @@ export const ALIASES: Record<string, string> = {
   schedule: "schedule.kind",
   "step-rule": "schedule.stepRule",
   "loss-weight": "schedule.lossWeight",
+  "energy-scale": "schedule.energyScale",
   width: "net.width",
   depth: "net.depth",
   ch: "net.ch",
@@ -102,6 +104,7 @@ const CHOICES: Record<string, readonly string[]> = {
   "schedule.kind": SCHEDULE_KINDS,
   "schedule.stepRule": STEP_RULES,
   "schedule.lossWeight": LOSS_WEIGHTS,
+  "schedule.energyScale": ENERGY_SCALES,
   "optim.lrDecay": LR_DECAYS,
   "langevin.sampler": SAMPLER_KINDS,
   "net.activation": ["lrelu", "swish"],

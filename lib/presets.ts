@@ -32,7 +32,14 @@ function toy(dataset: string, net: Partial<MlpConfig> = {}): TrainConfig {
     },
     // The official image schedule: the only 2D setting measured to reach the 8 Gaussians bound
     // (a PyTorch prototype, after ~6,000 iterations at batch 256); see README "2D results".
-    schedule: { kind: "drl", T: 6, b2: 2e-4, stepRule: "drl", lossWeight: "drl" },
+    schedule: {
+      kind: "drl",
+      T: 6,
+      b2: 2e-4,
+      stepRule: "drl",
+      lossWeight: "drl",
+      energyScale: "none",
+    },
     langevin: { steps: 10, sampler: "ula" },
     optim: {
       lr: 1e-3,
@@ -94,7 +101,14 @@ function image(name: string, s: ImageSpec): TrainConfig {
       spectralNorm: true,
     },
     // Official: T = 6 levels, K = 30 Langevin steps, b^2 = 2e-4.
-    schedule: { kind: "drl", T: 6, b2: 2e-4, stepRule: "drl", lossWeight: "drl" },
+    schedule: {
+      kind: "drl",
+      T: 6,
+      b2: 2e-4,
+      stepRule: "drl",
+      lossWeight: "drl",
+      energyScale: "none",
+    },
     langevin: { steps: 30, sampler: "ula" },
     optim: {
       lr: 1e-4,
@@ -294,7 +308,14 @@ function toyT100(dataset: string): TrainConfig {
   return {
     ...base,
     preset: `${dataset}-T100`,
-    schedule: { kind: "cosine", T: 100, b2: 1, stepRule: "flat", lossWeight: "likelihood" },
+    schedule: {
+      kind: "cosine",
+      T: 100,
+      b2: 1,
+      stepRule: "flat",
+      lossWeight: "likelihood",
+      energyScale: "none",
+    },
     langevin: { steps: 10, sampler: "mala" },
     optim: { ...base.optim, ema: 0.999 },
     train: {

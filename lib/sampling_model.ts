@@ -7,7 +7,7 @@
 import type { TrainConfig } from "./config.ts";
 import { UserError } from "./errors.ts";
 import { type Checkpoint, restoreGroup } from "./io/checkpoint_data.ts";
-import { createEnergyNet } from "./nets/mod.ts";
+import { createRunNet } from "./nets/mod.ts";
 import { INITIAL_POWER_ITERATIONS } from "./nets/spectral_norm.ts";
 import type { EnergyNet } from "./nets/types.ts";
 import { Rng } from "./rng.ts";
@@ -39,7 +39,7 @@ export function samplingModelFrom(
         `give a training run's checkpoint or a model file (deno task export-model)`,
     );
   }
-  const net = createEnergyNet(config.net, new Rng(config.seed));
+  const net = createRunNet(config.net, config.schedule, new Rng(config.seed));
   try {
     restoreGroup(ckpt, weights, net.params, path);
     if (weights === "ema" && ckpt.tensors.has(EMA_BUFFERS)) {

@@ -34,6 +34,17 @@ export const STEP_RULES: readonly StepRule[] = ["drl", "flat"];
 export type LossWeight = "drl" | "likelihood";
 export const LOSS_WEIGHTS: readonly LossWeight[] = ["drl", "likelihood"];
 
+/**
+ * What the net outputs. "none" (the official code): the net's output is the energy f(y, t), and
+ * level t's log-density is f / s_t^2 + ..., so at T = 100 with the flat step rule the net must
+ * output values 1,700 times smaller at level 0 than at the top, where an error of 1e-4 in f is
+ * 0.2 nats. "step": f(y, t) = s_t^2 g(y, t) with g the net's output, which is then level t's
+ * log-density itself (in nats, up to a constant) at every level: the noise-scaled output of score
+ * networks (Song and Ermon 2019 divide theirs by sigma) applied to DRL's energies.
+ */
+export type EnergyScale = "none" | "step";
+export const ENERGY_SCALES: readonly EnergyScale[] = ["none", "step"];
+
 export interface Schedule {
   kind: ScheduleKind;
   T: number;
@@ -51,6 +62,7 @@ export interface Schedule {
   /** Length T: squared Langevin step size s_t^2 of level t. */
   stepSizes: number[];
   lossWeight: LossWeight;
+  energyScale: EnergyScale;
 }
 
 export interface ScheduleConfig {
@@ -61,6 +73,8 @@ export interface ScheduleConfig {
   stepRule?: StepRule;
   /** Default "drl" (configs written before the option have none). */
   lossWeight?: LossWeight;
+  /** Default "none" (configs written before the option have none). */
+  energyScale?: EnergyScale;
 }
 
 /**
@@ -139,6 +153,12 @@ export function makeSchedule(config: ScheduleConfig): Schedule {
       `unknown loss weight '${lossWeight}'; use one of ${LOSS_WEIGHTS.join(", ")}`,
     );
   }
+  const energyScale = config.energyScale ?? "none";
+  if (!ENERGY_SCALES.includes(energyScale)) {
+    throw new UserError(
+      `unknown energy scale '${energyScale}'; use one of ${ENERGY_SCALES.join(", ")}`,
+    );
+  }
   if (!(b2 > 0) || !Number.isFinite(b2)) {
     throw new UserError(`b2 must be a positive number (got ${b2})`);
   }
@@ -159,7 +179,24 @@ export function makeSchedule(config: ScheduleConfig): Schedule {
     { length: T },
     (_, t) => b2 * (stepRule === "drl" ? sigmasCum[t] / sigmasCum[0] : 1) * sigmas[t + 1] ** 2,
   );
-  return { kind, T, b2, stepRule, sigmas, alphas, alphasCum, sigmasCum, stepSizes, lossWeight };
+  return {
+    kind,
+    T,
+    b2,
+    stepRule,
+    sigmas,
+    alphas,
+    alphasCum,
+    sigmasCum,
+    stepSizes,
+    lossWeight,
+    energyScale,
+  };
+}
+
+/** The factor c_t of f(y, t) = c_t g(y, t) per level (schedule.energyScale), or null for none. */
+export function energyLevelScale(schedule: Schedule): number[] | null {
+  return schedule.energyScale === "step" ? schedule.stepSizes : null;
 }
 
 /** The schedule as device tensors, built once per run (gathered by level inside the hot path). */

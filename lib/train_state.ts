@@ -1,7 +1,7 @@
 /** Everything a training run holds, and its round trip through a checkpoint. */
 import type { TrainConfig } from "./config.ts";
 import { type Checkpoint, loadCheckpoint, restoreGroup, saveCheckpoint } from "./io/checkpoint.ts";
-import { createEnergyNet } from "./nets/mod.ts";
+import { createRunNet } from "./nets/mod.ts";
 import type { EnergyNet } from "./nets/types.ts";
 import { Adam, Ema } from "./optim.ts";
 import { Rng } from "./rng.ts";
@@ -23,7 +23,7 @@ export interface TrainState {
 /** A fresh state: parameters drawn from the config's seed. */
 export function createTrainState(config: TrainConfig): TrainState {
   const rng = new Rng(config.seed);
-  const net = createEnergyNet(config.net, rng);
+  const net = createRunNet(config.net, config.schedule, rng);
   return {
     config,
     net,

@@ -19,8 +19,9 @@ import {
   type MlpParams,
   type ParamGradShape,
 } from "../lib/kernels/mlp_param_grad_host.ts";
+import { withLevelScale } from "../lib/nets/level_scale.ts";
 import { createMlp } from "../lib/nets/mlp.ts";
-import type { MlpConfig } from "../lib/nets/types.ts";
+import type { EnergyNet, MlpConfig } from "../lib/nets/types.ts";
 import { buildConfig } from "../lib/presets.ts";
 import { adamKernelAvailable } from "../lib/kernels/adam_ema.ts";
 import { Adam, Ema } from "../lib/optim.ts";
@@ -113,9 +114,19 @@ interface EnergyAndGrad {
   grad: Float32Array;
 }
 
+/** A seeded MLP, its output multiplied per level by `levelScale` when given. */
+function seededMlp(c: Partial<MlpConfig>, seed: number, levelScale?: number[]): EnergyNet {
+  const net = createMlp(mlpConfig(c), new Rng(seed));
+  return levelScale ? withLevelScale(net, levelScale) : net;
+}
+
 /** f and df/dy of a seeded net at 9 points over levels 0..2, by autodiff or the fast path. */
-async function energyAndGrad(c: Partial<MlpConfig>, fast: boolean): Promise<EnergyAndGrad> {
-  const net = createMlp(mlpConfig(c), new Rng(3));
+async function energyAndGrad(
+  c: Partial<MlpConfig>,
+  fast: boolean,
+  levelScale?: number[],
+): Promise<EnergyAndGrad> {
+  const net = seededMlp(c, 3, levelScale);
   const y = tf.tensor2d(normals(18, 4), [9, 2]);
   const t = tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2], "int32");
   let energy: tf.Tensor, grad: tf.Tensor;
@@ -160,8 +171,9 @@ testNeeding(ONEDNN, {
 async function paramGrads(
   c: Partial<MlpConfig>,
   fast: boolean,
+  levelScale?: number[],
 ): Promise<Map<string, Float32Array>> {
-  const net = createMlp(mlpConfig(c), new Rng(6));
+  const net = seededMlp(c, 6, levelScale);
   const y = tf.tensor2d(normals(20, 7), [10, 2]);
   const t = tf.tensor1d([0, 1, 2, 3, 4, 0, 1, 2, 3, 4], "int32");
   const cot = tf.tensor1d(normals(10, 8));
@@ -210,8 +222,11 @@ testNeeding(ONEDNN, {
 });
 
 /** A recovery chain of a seeded MLP at mixed levels, as the samplers run it. */
-async function recoveryChain(sampler: "ula" | "mala"): Promise<Record<string, Float32Array>> {
-  const config = buildConfig("8gaussians", { width: "16", T: "4" });
+async function recoveryChain(
+  sampler: "ula" | "mala",
+  overrides: Record<string, string> = {},
+): Promise<Record<string, Float32Array>> {
+  const config = buildConfig("8gaussians", { width: "16", T: "4", ...overrides });
   const s = createTrainState(config);
   const xNext = tf.tensor2d(normals(24, 8), [12, 2]);
   const start = tf.tensor2d(normals(24, 9), [12, 2]);
@@ -248,6 +263,45 @@ testNeeding(ONEDNN, {
         assert.ok(shares.some((a) => a < 1) && shares.some((a) => a > 0), `${shares}`);
       }
     }
+  },
+});
+
+testNeeding(ONEDNN, {
+  name:
+    "schedule.energyScale step (f = s_t^2 g): the fast f, df/dy, parameter gradient and MALA chain equal tfjs's autodiff of the scaled net",
+  fn: async () => {
+    const c = MLPS[0];
+    const scale = [1e-3, 0.05, 2, 0.7, 0.3];
+    // The scaled net is the plain one times c_t, example by example (t = 0, 1, 2 repeating).
+    const plain = await energyAndGrad(c, false);
+    const scaled = await energyAndGrad(c, false, scale);
+    scaled.energy.forEach((f, i) => {
+      const want = plain.energy[i] * scale[i % 3];
+      assert.ok(Math.abs(f - want) <= 1e-6 * (1 + Math.abs(want)), `example ${i}: ${f} vs ${want}`);
+    });
+    const fast = await onNativeWasm(() => energyAndGrad(c, true, scale));
+    for (const key of ["energy", "grad"] as const) {
+      const e = relError(fast[key], scaled[key]);
+      assert.ok(e <= TOL, `${key}: relative error ${e}`);
+    }
+    const want = await paramGrads(c, false, scale);
+    const got = await onNativeWasm(() => paramGrads(c, true, scale));
+    assert.deepEqual([...got.keys()].sort(), [...want.keys()].sort());
+    for (const [name, g] of got) {
+      const e = relError(g, want.get(name)!);
+      assert.ok(e <= TOL, `${name}: relative error ${e}`);
+    }
+    // The run's net (createRunNet) scales by s_t^2: its chains take other paths than the plain
+    // net's, and the native chain follows tfjs's step for step.
+    const step = { "energy-scale": "step", "step-rule": "flat", b2: "1", sampler: "mala" };
+    const chainWant = await recoveryChain("mala", step);
+    const chainGot = await onNativeWasm(() => recoveryChain("mala", step));
+    for (const key of ["x", "acceptance", "displacement"]) {
+      const e = relError(chainGot[key], chainWant[key]);
+      assert.ok(e <= TOL, `chain ${key}: relative error ${e}`);
+    }
+    const unscaled = await recoveryChain("mala", { ...step, "energy-scale": "none" });
+    assert.ok(relError(unscaled.x, chainWant.x) > 1e-3, "the scale changes the chain");
   },
 });
 

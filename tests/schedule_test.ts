@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { initBackend } from "../lib/backend.ts";
-import { makeSchedule, scheduleTensors, spreadLevels } from "../lib/schedule.ts";
+import { energyLevelScale, makeSchedule, scheduleTensors, spreadLevels } from "../lib/schedule.ts";
+import { buildConfig } from "../lib/presets.ts";
 import { UserError } from "../lib/errors.ts";
 
 await initBackend("cpu");
@@ -125,5 +126,23 @@ Deno.test("loss weights: drl is float32(sigma_1 / sigma_{t+1}) as before, likeli
   assert.throws(
     () => makeSchedule({ kind: "drl", T: 6, b2: 2e-4, lossWeight: "mle" as "drl" }),
     /unknown loss weight 'mle'; use one of drl, likelihood/,
+  );
+});
+
+Deno.test("energy scale: none by default (no factor), step multiplies level t by s_t^2; others refused", () => {
+  const base = { kind: "cosine", T: 10, b2: 1, stepRule: "flat" } as const;
+  const none = makeSchedule(base);
+  assert.equal(none.energyScale, "none");
+  assert.equal(energyLevelScale(none), null);
+  const step = makeSchedule({ ...base, energyScale: "step" });
+  assert.deepEqual(energyLevelScale(step), step.stepSizes);
+  assert.equal(step.stepSizes.length, 10);
+  assert.throws(
+    () => makeSchedule({ ...base, energyScale: "nats" as "step" }),
+    (e: unknown) => e instanceof UserError && /energy scale 'nats'.*none, step/.test(e.message),
+  );
+  assert.throws(
+    () => buildConfig("8gaussians-T100", { "energy-scale": "sigma" }),
+    (e: unknown) => e instanceof UserError && /none, step/.test(e.message),
   );
 });

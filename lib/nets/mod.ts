@@ -1,6 +1,8 @@
 /** Energy networks built from plain config: the 2D MLP and the image ResNet. */
 import { UserError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
+import { energyLevelScale, makeSchedule, type ScheduleConfig } from "../schedule.ts";
+import { withLevelScale } from "./level_scale.ts";
 import { createMlp } from "./mlp.ts";
 import { createResNet } from "./resnet.ts";
 import type { EnergyNet, NetConfig } from "./types.ts";
@@ -21,6 +23,17 @@ export function createEnergyNet(config: NetConfig, rng: Rng): EnergyNet {
         `unknown net kind '${(config as { kind: unknown }).kind}'; use mlp or resnet`,
       );
   }
+}
+
+/**
+ * A run's net: createEnergyNet, with its output multiplied per level where the schedule asks
+ * (schedule.energyScale, lib/nets/level_scale.ts). Training, sampling and the shard workers all
+ * build their net here, so they agree on what f is.
+ */
+export function createRunNet(net: NetConfig, schedule: ScheduleConfig, rng: Rng): EnergyNet {
+  const inner = createEnergyNet(net, rng);
+  const scale = energyLevelScale(makeSchedule(schedule));
+  return scale ? withLevelScale(inner, scale) : inner;
 }
 
 /** Number of trainable scalars (buffers such as spectral-norm vectors excluded). */

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { type BackendName, initBackend } from "../backend.ts";
 import type { TrainConfig } from "../config.ts";
 import { installFastKernels } from "../kernels/mod.ts";
-import { createEnergyNet } from "../nets/mod.ts";
+import { createRunNet } from "../nets/mod.ts";
 import type { EnergyNet } from "../nets/types.ts";
 import { Rng } from "../rng.ts";
 import { makeSchedule, type ScheduleTensors, scheduleTensors } from "../schedule.ts";
@@ -25,7 +25,7 @@ async function init(msg: WorkerInit): Promise<void> {
   installFastKernels({ threads: 1 });
   await initBackend(msg.backend as BackendName);
   config = msg.config;
-  net = createEnergyNet(config.net, new Rng(config.seed));
+  net = createRunNet(config.net, config.schedule, new Rng(config.seed));
   st = scheduleTensors(makeSchedule(config.schedule));
 }
 
