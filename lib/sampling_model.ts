@@ -39,7 +39,8 @@ export function samplingModelFrom(
         `give a training run's checkpoint or a model file (deno task export-model)`,
     );
   }
-  const net = createRunNet(config.net, config.schedule, new Rng(config.seed));
+  const schedule = makeSchedule(config.schedule);
+  const net = createRunNet(config.net, schedule, new Rng(config.seed));
   try {
     restoreGroup(ckpt, weights, net.params, path);
     if (weights === "ema" && ckpt.tensors.has(EMA_BUFFERS)) {
@@ -55,5 +56,5 @@ export function samplingModelFrom(
     net.dispose();
     throw err;
   }
-  return { config, net, st: scheduleTensors(makeSchedule(config.schedule)), step: ckpt.meta.step };
+  return { config, net, st: scheduleTensors(schedule), step: ckpt.meta.step };
 }

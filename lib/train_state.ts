@@ -23,14 +23,15 @@ export interface TrainState {
 /** A fresh state: parameters drawn from the config's seed. */
 export function createTrainState(config: TrainConfig): TrainState {
   const rng = new Rng(config.seed);
-  const net = createRunNet(config.net, config.schedule, rng);
+  const schedule = makeSchedule(config.schedule);
+  const net = createRunNet(config.net, schedule, rng);
   return {
     config,
     net,
     adam: new Adam(net.params, config.optim, config.train.iterations),
     ema: new Ema(net, config.optim.ema, config.optim.emaWarmup ?? false),
     rng,
-    st: scheduleTensors(makeSchedule(config.schedule)),
+    st: scheduleTensors(schedule),
     step: 0,
   };
 }

@@ -1,7 +1,7 @@
 /** Energy networks built from plain config: the 2D MLP and the image ResNet. */
 import { UserError } from "../errors.ts";
 import type { Rng } from "../rng.ts";
-import { energyLevelScale, makeSchedule, type ScheduleConfig } from "../schedule.ts";
+import { energyLevelScale, type Schedule } from "../schedule.ts";
 import { withLevelScale } from "./level_scale.ts";
 import { createMlp } from "./mlp.ts";
 import { createResNet } from "./resnet.ts";
@@ -30,9 +30,9 @@ export function createEnergyNet(config: NetConfig, rng: Rng): EnergyNet {
  * (schedule.energyScale, lib/nets/level_scale.ts). Training, sampling and the shard workers all
  * build their net here, so they agree on what f is.
  */
-export function createRunNet(net: NetConfig, schedule: ScheduleConfig, rng: Rng): EnergyNet {
+export function createRunNet(net: NetConfig, schedule: Schedule, rng: Rng): EnergyNet {
   const inner = createEnergyNet(net, rng);
-  const scale = energyLevelScale(makeSchedule(schedule));
+  const scale = energyLevelScale(schedule);
   return scale ? withLevelScale(inner, scale) : inner;
 }
 

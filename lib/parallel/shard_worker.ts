@@ -25,8 +25,9 @@ async function init(msg: WorkerInit): Promise<void> {
   installFastKernels({ threads: 1 });
   await initBackend(msg.backend as BackendName);
   config = msg.config;
-  net = createRunNet(config.net, config.schedule, new Rng(config.seed));
-  st = scheduleTensors(makeSchedule(config.schedule));
+  const schedule = makeSchedule(config.schedule);
+  net = createRunNet(config.net, schedule, new Rng(config.seed));
+  st = scheduleTensors(schedule);
 }
 
 function assign(vars: Map<string, tf.Variable>, values: Record<string, Float32Array>): void {
