@@ -143,34 +143,26 @@ export function cosineAlphas(T: number): number[] {
   return cum.map((c, t) => (t === 0 ? c : c / cum[t - 1]));
 }
 
+/** `value` if it is one of `choices`; else a UserError naming what it is and the choices. */
+function oneOf<T extends string>(what: string, value: T, choices: readonly T[]): T {
+  if (!choices.includes(value)) {
+    throw new UserError(`unknown ${what} '${value}'; use one of ${choices.join(", ")}`);
+  }
+  return value;
+}
+
 /** The schedule for a config; the same config always gives the same numbers. */
 export function makeSchedule(config: ScheduleConfig): Schedule {
   const { kind, T, b2 } = config;
-  const stepRule = config.stepRule ?? "drl";
-  const lossWeight = config.lossWeight ?? "drl";
-  if (!LOSS_WEIGHTS.includes(lossWeight)) {
-    throw new UserError(
-      `unknown loss weight '${lossWeight}'; use one of ${LOSS_WEIGHTS.join(", ")}`,
-    );
-  }
-  const energyScale = config.energyScale ?? "none";
-  if (!ENERGY_SCALES.includes(energyScale)) {
-    throw new UserError(
-      `unknown energy scale '${energyScale}'; use one of ${ENERGY_SCALES.join(", ")}`,
-    );
-  }
+  const stepRule = oneOf("step rule", config.stepRule ?? "drl", STEP_RULES);
+  const lossWeight = oneOf("loss weight", config.lossWeight ?? "drl", LOSS_WEIGHTS);
+  const energyScale = oneOf("energy scale", config.energyScale ?? "none", ENERGY_SCALES);
   if (!(b2 > 0) || !Number.isFinite(b2)) {
     throw new UserError(`b2 must be a positive number (got ${b2})`);
   }
-  if (!STEP_RULES.includes(stepRule)) {
-    throw new UserError(`unknown step rule '${stepRule}'; use one of ${STEP_RULES.join(", ")}`);
-  }
-  let alphas: number[];
-  if (kind === "drl") alphas = drlAlphas(T);
-  else if (kind === "cosine") alphas = cosineAlphas(T);
-  else {throw new UserError(
-      `unknown schedule kind '${kind}'; use one of ${SCHEDULE_KINDS.join(", ")}`,
-    );}
+  const alphas = oneOf("schedule kind", kind, SCHEDULE_KINDS) === "drl"
+    ? drlAlphas(T)
+    : cosineAlphas(T);
   const sigmas = alphas.map((a) => Math.sqrt(1 - a * a));
   const alphasCum: number[] = [];
   alphas.forEach((a, t) => alphasCum.push(t === 0 ? a : alphasCum[t - 1] * a));
