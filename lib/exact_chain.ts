@@ -2,7 +2,8 @@
  * Energy nets whose levels are the exact diffused marginals of a known data density, so the chain
  * of conditionals is consistent and its log-likelihood is known in closed form
  * (tests/loglik_test.ts, and `deno task loglik --exact`, which scores a run's points under the
- * exact chain of its Gaussian-mixture data set to measure the estimator's own error).
+ * exact chain of its 2D data set, a Gaussian mixture or a curve set's quadrature, to measure the
+ * estimator's own error and, level by level, the model's).
  *
  * Level t models y = aPrev_{t+1} x_t (aPrev = 1 at the top), and DRL reads f(y, t) / s_t^2 as the
  * log-density of y; so f(y, t) = s_t^2 log p_t(y) up to a constant, where x_t's marginal follows
@@ -79,18 +80,27 @@ export function gaussianLogDensity(x: Float32Array, dim: number, mu: number, v: 
 }
 
 /**
- * Data: an equal-weight 2D mixture of N(centre_k, v I). Level t is the mixture of
- * N(a c_t centre_k, a^2 V_t I) in y: f(y, t) = s_t^2 log sum_k exp(-||y - a c_t centre_k||^2 /
- * (2 a^2 V_t)), multimodal conditionals with the exact marginal log p(x_0) of the mixture.
+ * Data: a 2D mixture sum_k w_k N(centre_k, v I) (equal weights unless logWeights are given). Level
+ * t is the mixture of N(a c_t centre_k, a^2 V_t I) in y: f(y, t) = s_t^2 log sum_k w_k exp(-||y -
+ * a c_t centre_k||^2 / (2 a^2 V_t)), multimodal conditionals with the exact marginal log p(x_0).
  */
-export function mixtureChainNet(schedule: Schedule, centres: Float64Array, v: number): EnergyNet {
+export function mixtureChainNet(
+  schedule: Schedule,
+  centres: Float64Array,
+  v: number,
+  logWeights?: Float64Array,
+): EnergyNet {
   const { a, c, V } = marginals(schedule, v);
   const T = schedule.T;
   const K = centres.length / 2;
+  if (logWeights && logWeights.length !== K) {
+    throw new RangeError(`${logWeights.length} log weights for ${K} centres`);
+  }
   const means = tf.tensor3d(
     Array.from({ length: T }, (_, t) => Array.from(centres, (m) => a[t] * c[t] * m)).flat(),
     [T, K, 2],
   );
+  const logW = tf.tensor2d(Float32Array.from(logWeights ?? new Float64Array(K)), [1, K]);
   const inv2var = tf.tensor1d(Array.from({ length: T }, (_, t) => 1 / (2 * a[t] ** 2 * V[t])));
   const s2 = tf.tensor1d(schedule.stepSizes);
   return {
@@ -101,9 +111,9 @@ export function mixtureChainNet(schedule: Schedule, centres: Float64Array, v: nu
       tf.tidy(() => {
         const d = tf.sub(tf.expandDims(y, 1), tf.gather(means, t)); // [B, K, 2]
         const e = tf.mul(tf.sum(tf.square(d), 2), tf.reshape(tf.gather(inv2var, t), [-1, 1]));
-        return tf.mul(tf.logSumExp(tf.neg(e), 1), tf.gather(s2, t)) as tf.Tensor1D;
+        return tf.mul(tf.logSumExp(tf.sub(logW, e), 1), tf.gather(s2, t)) as tf.Tensor1D;
       }),
     updateSpectralNorm: () => {},
-    dispose: () => tf.dispose([means, inv2var, s2]),
+    dispose: () => tf.dispose([means, logW, inv2var, s2]),
   };
 }

@@ -88,8 +88,8 @@ await runMain(async () => {
     .option("--fixed-step", "no step adaptation: exactly unbiased AIS weights")
     .option(
       "--exact",
-      "Gaussian-mixture 2D data: also score the data's exact chain with the same draws (the " +
-        "estimator's own error, and per level where the model loses)",
+      "2D data (Gaussian mixtures, curve sets): also score the data's exact chain with the same " +
+        "draws (the estimator's own error, and per level where the model loses)",
     )
     .option("--seed <s>", "seed of the data draws, trajectories and AIS", "0")
     .option("--batch <b>", "data points per batch (default 256 for 2D, 8 for images)")

@@ -1,8 +1,9 @@
 /**
  * The AIS log-likelihood (lib/ais.ts, lib/loglik.ts) where the truth is known: Gaussian
  * conditionals' normalisers in closed form, chains whose levels are the exact diffused marginals of
- * a Gaussian and of a 2D Gaussian mixture (so log p(x_0) is the data density itself), the level-0
- * normaliser against the grid, the native MLP path against autodiff, dequantisation, and the CLI.
+ * a Gaussian and of a 2D Gaussian mixture (so log p(x_0) is the data density itself) and of the
+ * curve sets (their quadrature as a mixture), the level-0 normaliser against the grid, the native
+ * MLP path against autodiff, dequantisation, and the CLI.
  */
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
@@ -26,7 +27,7 @@ import { JsRandom, Rng } from "../lib/rng.ts";
 import { makeSchedule, type Schedule, scheduleTensors } from "../lib/schedule.ts";
 import { runCheckpointPath } from "../lib/run_files.ts";
 import { train } from "../lib/tasks/train.ts";
-import { levelLogDensity } from "../lib/level_density.ts";
+import { levelInputScale, levelLogDensity } from "../lib/level_density.ts";
 import { gaussianChainNet, gaussianLogDensity, mixtureChainNet } from "../lib/exact_chain.ts";
 import { type Need, testNeeding } from "./helpers/needs.ts";
 import { quadraticNet } from "./helpers/quadratic_net.ts";
@@ -243,6 +244,46 @@ Deno.test("2D mixture: log-likelihood over the levels = grid-normalised level 0 
   st.dispose();
 });
 
+Deno.test("2D curve sets: every level of the exact chain is the data set's diffused density", async () => {
+  // The quadrature's mixture (lib/data/curve_density.ts) through mixtureChainNet. Level t's
+  // marginal is x_t = c_t x_0 + n_t eps (from the clean data: c_t, n_t from levels 1..t); its
+  // net reads y = a x_t and f(y, t) / s_t^2 is the mixture's log-density in y without the
+  // components' normaliser -log(2 pi a^2 V_t), V_t = c_t^2 std^2 + n_t^2: with the Jacobian a^2,
+  // log p_t(x) = f(a x, t) / s_t^2 - log(2 pi V_t), pointwise, once the weights sum to 1.
+  const schedule = makeSchedule({ kind: "cosine", T: 20, b2: 1 });
+  const st = scheduleTensors(schedule);
+  const rng = new Rng(6);
+  for (const name of ["2moons", "swissroll"]) {
+    const dataset = getToy2d(name);
+    const mixture = dataset.mixture!();
+    const weight = Array.from(mixture.logWeights).reduce((a, w) => a + Math.exp(w), 0);
+    assert.ok(Math.abs(weight - 1) < 1e-6, `${name}: weights sum to ${weight}`);
+    const net = mixtureChainNet(schedule, mixture.centres, mixture.std ** 2, mixture.logWeights);
+    let c = 1, noiseVar = 0;
+    for (let t = 0; t < schedule.T; t++) {
+      if (t > 0) {
+        c *= schedule.alphas[t];
+        noiseVar = schedule.alphas[t] ** 2 * noiseVar + schedule.sigmas[t] ** 2;
+      }
+      const js = rng.js();
+      const xt = dataset.sample(8, rng).map((v) => c * v + Math.sqrt(noiseVar) * js.normal());
+      const density = t === 0 ? dataset.logDensity : dataset.diffused(c, Math.sqrt(noiseVar));
+      const a = levelInputScale(st, t);
+      const f = await levelLogDensity(net, st, t)(xt.map((v) => a * v));
+      const logNorm = Math.log(2 * Math.PI * (c * c * mixture.std ** 2 + noiseVar));
+      for (let i = 0; i < 8; i++) {
+        const want = density(xt[2 * i], xt[2 * i + 1]);
+        assert.ok(
+          Math.abs(f[i] - logNorm - want) < 1e-3,
+          `${name} level ${t} point ${i}: chain ${f[i] - logNorm} vs diffused density ${want}`,
+        );
+      }
+    }
+    net.dispose();
+  }
+  st.dispose();
+});
+
 const ONEDNN: Need = {
   what: "oneDNN (libdnnl.so.2)",
   present: loadDnnl() !== null,
@@ -409,7 +450,10 @@ Deno.test("deno task loglik: scores a trained 2D run (recorded), its file and a 
       [["--run", "1", "--model", "8gaussians"], "give exactly one of --run ID"],
       [["--model", "8gaussians", "--step", "5"], "--step picks a checkpoint of a run"],
       [["--model", "nope"], "unknown model 'nope'"],
-      [["--model", "fashion-mnist", "--exact"], "--exact needs a Gaussian-mixture 2D data set"],
+      [
+        ["--model", "fashion-mnist", "--exact"],
+        "--exact needs a 2D data set whose density is a Gaussian mixture",
+      ],
       [["--checkpoint", "models/classifiers/fashion-mnist.ckpt"], "holds no DRL energy model"],
     ]
   ) {

@@ -97,6 +97,19 @@ export class CurveNoiseDensity {
     return this.#nodeX.length;
   }
 
+  /**
+   * The quadrature as a finite Gaussian mixture: node k at (x, y) = centres[2k], centres[2k + 1]
+   * with log weight logWeights[k] and this std, whose density is the one logDensity returns.
+   */
+  mixture(): { centres: Float64Array; logWeights: Float64Array; std: number } {
+    const centres = new Float64Array(2 * this.#nodeX.length);
+    for (let j = 0; j < this.#nodeX.length; j++) {
+      centres[2 * j] = this.#nodeX[j];
+      centres[2 * j + 1] = this.#nodeY[j];
+    }
+    return { centres, logWeights: this.#logWeight.slice(), std: this.std };
+  }
+
   /** log p(x, y) in nats. */
   logDensity(x: number, y: number): number {
     const box = this.#box, starts = this.#chunkStart;

@@ -26,6 +26,15 @@ export interface GaussianModes {
   std: number;
 }
 
+/** A finite mixture sum_k exp(logWeights[k]) N(centres_k, std^2 I) in 2D. */
+export interface GaussianMixture {
+  /** k x 2, row-major. */
+  centres: Float64Array;
+  /** Sum to 1 after exp (a curve set's to its quadrature's accuracy). */
+  logWeights: Float64Array;
+  std: number;
+}
+
 /** An axis-aligned square [x0, x1) x [y0, y1). */
 export interface Square {
   x0: number;
@@ -49,6 +58,13 @@ export interface Toy2dDataset {
   diffused(a: number, s: number): (x: number, y: number) => number;
   /** Gaussian mixtures only: the modes. */
   readonly modes?: GaussianModes;
+  /**
+   * The density as a finite mixture of isotropic Gaussians, where it is one: a Gaussian mixture's
+   * modes (equal weights); a curve set's quadrature nodes (lib/data/curve_density.ts, the density
+   * logDensity returns to 1e-6 nats). Its diffused marginals are mixtures too: the exact chain
+   * (lib/exact_chain.ts) of `deno task loglik --exact`.
+   */
+  mixture?(): GaussianMixture;
   /** Checkerboard only: the squares that hold the data. */
   readonly squares?: readonly Square[];
 }
@@ -86,6 +102,11 @@ function gaussianMixture(
     name,
     description,
     modes: { centres, std },
+    mixture: () => ({
+      centres,
+      logWeights: new Float64Array(centres.length / 2).fill(-Math.log(centres.length / 2)),
+      std,
+    }),
     sample(n, rng) {
       checkCount(n);
       const r = jsStream(rng);
@@ -303,6 +324,9 @@ function curveDataset(
       density ??= new CurveNoiseDensity(curves, std);
       return density.logDensity(x, y);
     },
+    // Sub-intervals of 2 std: a quarter of logDensity's nodes, 1e-6 nats from its rule on the
+    // swiss roll (measured), so the exact chain costs a quarter.
+    mixture: () => new CurveNoiseDensity(curves, std, 2 * std).mixture(),
     // a x + s eps: points on the scaled curves with noise std sqrt(a^2 std^2 + s^2).
     diffused(a, s) {
       const scaled = curves.map(({ curve, weight }) => ({

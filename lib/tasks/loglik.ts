@@ -8,7 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "../config.ts";
-import { getToy2d } from "../data/toy2d.ts";
+import { getToy2d, TOY2D_NAMES } from "../data/toy2d.ts";
 import { bitsPerDim, dequantize, PIXEL_BIN } from "../data/images/dequantize.ts";
 import { openImageDataset } from "../data/images/mod.ts";
 import type { ResultsDb, RunRecord } from "../db/mod.ts";
@@ -95,19 +95,22 @@ export interface LoglikResult {
   seconds: number;
 }
 
+/** The 2D data sets that have an exact chain, for the error message. */
+const EXACT_DATASETS = TOY2D_NAMES.filter((d) => getToy2d(d).mixture).join(", ");
+
 /**
- * The exact chain of a Gaussian-mixture 2D data set (lib/exact_chain.ts) on the model's schedule;
- * a UserError for any other data.
+ * The exact chain of a 2D data set whose density is a Gaussian mixture (lib/exact_chain.ts) on the
+ * model's schedule; a UserError for any other data.
  */
 function exactChain(config: TrainConfig, st: ScheduleTensors): EnergyNet {
-  const modes = config.task === "toy2d" ? getToy2d(config.dataset).modes : undefined;
-  if (!modes) {
+  const mixture = config.task === "toy2d" ? getToy2d(config.dataset).mixture?.() : undefined;
+  if (!mixture) {
     throw new UserError(
-      `--exact needs a Gaussian-mixture 2D data set (8gaussians, 25gaussians); ` +
+      `--exact needs a 2D data set whose density is a Gaussian mixture (${EXACT_DATASETS}); ` +
         `${config.dataset} has no closed-form chain`,
     );
   }
-  return mixtureChainNet(st.schedule, modes.centres, modes.std ** 2);
+  return mixtureChainNet(st.schedule, mixture.centres, mixture.std ** 2, mixture.logWeights);
 }
 
 /** The data points scored: n rows of the model's shape, and how they were made. */
