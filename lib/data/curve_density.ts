@@ -10,6 +10,7 @@
  * the 1e-3 relative accuracy needed (tests compare against a 4x finer rule). The sum runs in log
  * space, so the log-density stays finite and accurate far from the curve too.
  */
+import type { GaussianMixture } from "./toy2d.ts";
 
 /** A curve point for a parameter u in [0, 1]. */
 export type CurveFn = (u: number) => readonly [number, number];
@@ -101,7 +102,7 @@ export class CurveNoiseDensity {
    * The quadrature as a finite Gaussian mixture: node k at (x, y) = centres[2k], centres[2k + 1]
    * with log weight logWeights[k] and this std, whose density is the one logDensity returns.
    */
-  mixture(): { centres: Float64Array; logWeights: Float64Array; std: number } {
+  mixture(): GaussianMixture {
     const centres = new Float64Array(2 * this.#nodeX.length);
     for (let j = 0; j < this.#nodeX.length; j++) {
       centres[2 * j] = this.#nodeX[j];
